@@ -1,0 +1,37 @@
+# Brightcart support assistant. The two commands that matter: `make run` and `make test`.
+SHELL := /bin/bash
+PY310 ?= $(shell command -v /root/.pyenv/versions/3.10.13/bin/python || command -v python3.10)
+PY311 ?= $(shell command -v /root/.pyenv/versions/3.11.7/bin/python || command -v python3.11)
+RASA_VENV := .venv-rasa
+APP_VENV := .venv
+RASA := $(RASA_VENV)/bin/rasa
+APP_PY := $(APP_VENV)/bin/python
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export ANONYMIZED_TELEMETRY := False
+
+.PHONY: run test envs train ingest locks bench lint validate clean nlu-eval kb-eval
+
+envs: $(RASA_VENV)/.installed $(APP_VENV)/.installed
+
+# Environments are rebuilt only when their lock file changes (the stamp is newer otherwise).
+$(RASA_VENV)/.installed: requirements/rasa.lock
+	@test -n "$(PY310)" || { echo "Python 3.10 not found: install it (pyenv install 3.10.13) or set PY310=/path/to/python3.10"; exit 1; }
+	@echo ">>> building $(RASA_VENV) (Python 3.10, rasa 3.6) from requirements/rasa.lock"
+	test -x $(RASA_VENV)/bin/python || $(PY310) -m venv $(RASA_VENV)
+	$(RASA_VENV)/bin/pip install --progress-bar on -q --upgrade pip==24.3.1
+	$(RASA_VENV)/bin/pip install --progress-bar on --no-deps -r requirements/rasa.lock
+	touch $@
+
+$(APP_VENV)/.installed: requirements/app.lock
+	@test -n "$(PY311)" || { echo "Python 3.11 not found: set PY311=/path/to/python3.11"; exit 1; }
+	@echo ">>> building $(APP_VENV) (Python 3.11, action server + demo backend) from requirements/app.lock"
+	test -x $(APP_VENV)/bin/python || $(PY311) -m venv $(APP_VENV)
+	$(APP_VENV)/bin/pip install --progress-bar on -q --upgrade pip==24.3.1
+	$(APP_VENV)/bin/pip install --progress-bar on --no-deps -r requirements/app.lock
+	touch $@
+
+# Re-pin both lock files (needs `uv`; pip's resolver backtracks for many minutes on these sets).
+locks:
+	uv pip compile requirements/app.in --python-version 3.11 --find-links /opt/wheels -o requirements/app.lock
+	uv pip compile requirements/rasa.in --python-version 3.10 -o requirements/rasa.lock
