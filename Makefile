@@ -10,7 +10,41 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: run test envs train ingest locks bench lint validate clean nlu-eval kb-eval
+.PHONY: run test envs train ingest locks bench validate shell clean
+
+## make run: install what is missing, train if needed, start all three processes (Ctrl-C stops)
+run: envs train ingest
+	@PYTHONPATH=. $(APP_PY) -m scripts.stack run
+
+## make test: every test (pytest: backend, actions, knowledge, channels, NLU, Rasa stories, e2e)
+test: envs train ingest
+	PYTHONPATH=. $(APP_PY) -m pytest tests $(PYTEST_ARGS)
+
+# The model is named after a hash of its inputs, so an unchanged project never retrains and a
+# changed one always does (file times would not survive a fresh clone).
+train: envs
+	@fp=$$($(APP_PY) -m scripts.fingerprint model); \
+	if [ -f models/$$fp.tar.gz ]; then echo ">>> model models/$$fp.tar.gz is current"; \
+	else echo ">>> training models/$$fp.tar.gz (data, config or domain changed)"; \
+	  PYTHONPATH=. $(RASA) train --fixed-model-name $$fp --out models && \
+	  find models -name '*.tar.gz' ! -name "$$fp.tar.gz" -delete; fi
+
+ingest: envs
+	@fp=$$($(APP_PY) -m scripts.fingerprint knowledge); \
+	if [ "$$(cat var/chroma/.fingerprint 2>/dev/null)" = "$$fp" ]; then echo ">>> knowledge index is current"; \
+	else echo ">>> ingesting knowledge/ into var/chroma"; \
+	  PYTHONPATH=. $(APP_PY) -m actions.knowledge.ingest knowledge && echo $$fp > var/chroma/.fingerprint; fi
+
+validate: envs
+	$(RASA) data validate --fail-on-warnings
+
+## make shell: chat in the terminal with the running stack's model and action server
+shell: envs
+	ACTION_SERVER_URL=http://127.0.0.1:5055/webhook RASA_TRACKER_DB=var/shell_tracker.db PYTHONPATH=. \
+	  $(RASA) shell --model models --endpoints endpoints.yml
+
+clean:
+	rm -rf var models/*.tar.gz reports
 
 envs: $(RASA_VENV)/.installed $(APP_VENV)/.installed
 

@@ -1,0 +1,225 @@
+"""Start, watch and stop the assistant's three processes (used by `make run` and the tests).
+
+    python -m scripts.stack run        # start everything, print where to chat, Ctrl-C stops all
+
+Each process gets its port and URLs from the environment, is started in its own process group,
+and counts as up only when its health check answers.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional
+
+ROOT = Path(__file__).resolve().parent.parent
+APP_PY = ROOT / ".venv" / "bin" / "python"
+RASA_BIN = ROOT / ".venv-rasa" / "bin" / "rasa"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Service:
+    name: str
+    command: List[str]
+    health_url: str
+    env: Dict[str, str]
+    log_path: Path
+    startup_timeout: float = 180.0
+    process: Optional[subprocess.Popen] = None
+    _log: object = field(default=None, repr=False)
+
+    def start(self) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._log = open(self.log_path, "ab")
+        self.process = subprocess.Popen(
+            self.command, cwd=ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+    def wait_healthy(self) -> None:
+        deadline = time.monotonic() + self.startup_timeout
+        while time.monotonic() < deadline:
+            if self.process and self.process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with code {self.process.returncode}; see {self.log_path}:\n{self.tail()}")
+            try:
+                with urllib.request.urlopen(self.health_url, timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+                pass
+            time.sleep(0.3)
+        raise RuntimeError(f"{self.name} did not become healthy within {self.startup_timeout:.0f}s; see {self.log_path}:\n{self.tail()}")
+
+    def tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def stop(self, timeout: float = 15.0) -> None:
+        if not self.process or self.process.poll() is not None:
+            return
+        try:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=5)
+        except ProcessLookupError:
+            pass
+        finally:
+            if self._log:
+                self._log.close()
+
+
+@dataclass
+class StackConfig:
+    backend_port: int = 8000
+    action_port: int = 5055
+    rasa_port: int = 5005
+    var_dir: Path = ROOT / "var"
+    model: Path = ROOT / "models"
+    extra_env: Dict[str, str] = field(default_factory=dict)
+
+    @property
+    def backend_url(self) -> str:
+        return f"http://127.0.0.1:{self.backend_port}"
+
+    @property
+    def action_url(self) -> str:
+        return f"http://127.0.0.1:{self.action_port}/webhook"
+
+    @property
+    def rasa_url(self) -> str:
+        return f"http://127.0.0.1:{self.rasa_port}"
+
+    def environment(self) -> Dict[str, str]:
+        env = dict(os.environ)
+        env.update(
+            {
+                "BACKEND_URL": self.backend_url,
+                "BACKEND_PORT": str(self.backend_port),
+                "BACKEND_DB": str(self.var_dir / "backend.sqlite3"),
+                "ACTION_SERVER_URL": self.action_url,
+                "ACTION_SERVER_PORT": str(self.action_port),
+                "RASA_URL": self.rasa_url,
+                "RASA_TRACKER_DB": str(self.var_dir / "rasa_tracker.db"),
+                "VAR_DIR": str(self.var_dir),
+                "CHROMA_PATH": env.get("CHROMA_PATH") or str(self.var_dir / "chroma"),
+                "HF_HUB_OFFLINE": "1",
+                "TRANSFORMERS_OFFLINE": "1",
+                "ANONYMIZED_TELEMETRY": "False",
+                "PYTHONPATH": str(ROOT),
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        env.update(self.extra_env)
+        return env
+
+
+class Stack:
+    """The demo backend, the action server and the Rasa server, started in that order."""
+
+    def __init__(self, config: StackConfig) -> None:
+        self.config = config
+        env = config.environment()
+        logs = config.var_dir / "logs"
+        token = env.get("RASA_API_TOKEN", "")
+        rasa_cmd = [
+            str(RASA_BIN), "run", "--enable-api", "--cors", "*",
+            "--port", str(config.rasa_port), "--interface", "127.0.0.1",
+            "--model", str(config.model), "--endpoints", env.get("RASA_ENDPOINTS", "endpoints.yml"),
+            "--credentials", env.get("RASA_CREDENTIALS", "credentials.yml"),
+        ]
+        if token:
+            rasa_cmd += ["--auth-token", token]
+        self.services = [
+            Service("demo backend", [str(APP_PY), "-m", "demo_backend"], f"{config.backend_url}/health", env, logs / "backend.log", 60),
+            Service("action server", [str(APP_PY), "-m", "actions.server"], f"http://127.0.0.1:{config.action_port}/health", env, logs / "actions.log", 120),
+            Service(
+                "rasa server", rasa_cmd,
+                f"{config.rasa_url}/status" + (f"?token={token}" if token else ""), env, logs / "rasa.log", 240,
+            ),
+        ]
+
+    def start(self, verbose: bool = True) -> None:
+        try:
+            for service in self.services:
+                if verbose:
+                    print(f"  starting {service.name} ... ", end="", flush=True)
+                started = time.monotonic()
+                service.start()
+                service.wait_healthy()
+                if verbose:
+                    print(f"up in {time.monotonic() - started:.1f}s ({service.health_url.rsplit('/', 1)[0]})", flush=True)
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        for service in reversed(self.services):
+            service.stop()
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=["run"])
+    parser.add_argument("--backend-port", type=int, default=int(os.environ.get("BACKEND_PORT", 8000)))
+    parser.add_argument("--action-port", type=int, default=int(os.environ.get("ACTION_SERVER_PORT", 5055)))
+    parser.add_argument("--rasa-port", type=int, default=int(os.environ.get("RASA_PORT", 5005)))
+    args = parser.parse_args(argv)
+    stack = Stack(StackConfig(args.backend_port, args.action_port, args.rasa_port))
+    print("Starting the Brightcart support assistant (logs in var/logs/):")
+    stopping = False
+
+    def on_signal(signum, _frame):  # Ctrl-C or a TERM from a supervisor
+        nonlocal stopping
+        if not stopping:
+            stopping = True
+            raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        stack.start()
+        cfg = stack.config
+        print(
+            "\nReady. Talk to the assistant:\n"
+            f"  web chat:   {cfg.backend_url}/?customer=C0001   (the demo store page with the chat widget)\n"
+            f"  REST:       curl -s {cfg.rasa_url}/webhooks/rest/webhook -H 'Content-Type: application/json' "
+            "-d '{\"sender\": \"me\", \"message\": \"where is my order BC-100002\"}'\n"
+            "  terminal:   make shell   (in another terminal)\n"
+            "Press Ctrl-C to stop all three processes.",
+            flush=True,
+        )
+        while True:
+            for service in stack.services:
+                if service.process and service.process.poll() is not None:
+                    print(f"\n{service.name} stopped unexpectedly (exit {service.process.returncode}):\n{service.tail()}")
+                    return 1
+            time.sleep(1)
+    except KeyboardInterrupt:
+        print("\nStopping ...", flush=True)
+        return 0
+    except RuntimeError as error:
+        print(f"\n{error}", file=sys.stderr)
+        return 1
+    finally:
+        stack.stop()
+        print("All processes stopped.")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
