@@ -1,0 +1,124 @@
+"""Billing, membership, account and support actions against the real demo backend."""
+from __future__ import annotations
+
+import json
+import re
+import urllib.request
+
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import account, billing, forms, handoff, support
+from tests.actions.conftest import load_domain, make_tracker
+from tests.actions.test_order_actions import JANE, run, slot_events, texts
+
+
+async def test_payment_failed_explains_decline_reasons_and_sends_secure_link():
+    dispatcher, _ = await run(billing.ActionPaymentFailed(), make_tracker(JANE))
+    said = texts(dispatcher)
+    assert "expired" in said and "insufficient funds" in said
+    assert "https://pay.brightcart.example/update/" in said
+
+
+async def test_payment_link_never_asks_for_card_numbers():
+    dispatcher, _ = await run(billing.ActionSendPaymentLink(), make_tracker(JANE))
+    assert "can't take card details in chat" in texts(dispatcher)
+    assert "https://pay.brightcart.example/update/" in texts(dispatcher)
+
+
+async def test_cancel_subscription_says_what_is_lost_then_cancels():
+    omar = {"customer_id": "C0002", "verified": True, "customer_tier": "vip"}
+    dispatcher, _ = await run(billing.ActionAskCancelSubscriptionFormConfirmed(), make_tracker(omar))
+    assert "Premium" in texts(dispatcher) and "until" in texts(dispatcher)
+    dispatcher, _ = await run(billing.ActionCancelSubscription(), make_tracker({**omar, "confirmed": True}))
+    assert "membership is cancelled" in texts(dispatcher)
+    # asking again is blocked by the validator with the truth: it is already cancelled
+    validator = forms.ValidateCancelSubscriptionForm()
+    dispatcher = CollectingDispatcher()
+    blocked = await validator.check_account(dispatcher, make_tracker(omar))
+    assert blocked["flow_blocked"] is True and "already cancelled" in texts(dispatcher)
+
+
+async def test_free_plan_has_nothing_to_cancel():
+    dispatcher = CollectingDispatcher()
+    blocked = await forms.ValidateCancelSubscriptionForm().check_account(dispatcher, make_tracker({"customer_id": "C0003", "verified": True}))
+    assert blocked["flow_blocked"] is True and "Free plan" in texts(dispatcher)
+
+
+async def test_change_plan_upgrade_is_immediate():
+    slots = {**JANE, "plan": "premium"}
+    dispatcher, _ = await run(billing.ActionAskChangePlanFormConfirmed(), make_tracker(slots))
+    assert "Plus to Premium" in texts(dispatcher) and "$19.99" in texts(dispatcher) and "right away" in texts(dispatcher)
+    dispatcher, _ = await run(billing.ActionChangePlan(), make_tracker({**slots, "confirmed": True}))
+    assert "moving to Premium" in texts(dispatcher) and "effective today" in texts(dispatcher)
+
+
+async def test_same_plan_is_asked_again():
+    dispatcher = CollectingDispatcher()
+    result = await forms.ValidateChangePlanForm().validate_plan("free", dispatcher, make_tracker({"customer_id": "C0003", "verified": True}), load_domain())
+    assert result == {"plan": None} and "already on the Free plan" in texts(dispatcher)
+
+
+async def test_reset_password_verified_and_unknown_email():
+    dispatcher, _ = await run(account.ActionResetPassword(), make_tracker(JANE))
+    assert "sent a password reset link to j" in texts(dispatcher)
+    dispatcher, _ = await run(account.ActionResetPassword(), make_tracker({"account_email": "nobody@nowhere.example"}))
+    assert "If that address belongs to a Brightcart account" in texts(dispatcher)
+
+
+async def test_unlock_normal_lock_and_fraud_lock_goes_to_a_person():
+    dispatcher, _ = await run(account.ActionUnlockAccount(), make_tracker({"customer_id": "C0003", "verified": True}))
+    assert "unlocked" in texts(dispatcher)
+    dispatcher, events = await run(account.ActionUnlockAccount(), make_tracker({"customer_id": "C0004", "verified": True}))
+    assert "specialist" in texts(dispatcher)
+    assert {"event": "followup", "name": "action_handoff_to_human"} in [
+        {k: e.get(k) for k in ("event", "name")} for e in events if e.get("event") == "followup"
+    ]
+
+
+async def test_update_email_with_verification_code(backend_url):
+    validator = forms.ValidateUpdateEmailForm()
+    slots = {"customer_id": "C0005", "verified": True, "requested_slot": "new_email"}
+    dispatcher = CollectingDispatcher()
+    taken = await validator.validate_new_email("jane.doe@example.com", dispatcher, make_tracker(slots), load_domain())
+    assert taken == {"new_email": None} and "already used" in texts(dispatcher)
+    result = await validator.validate_new_email("new.address@example.net", CollectingDispatcher(), make_tracker(slots), load_domain())
+    assert result == {"new_email": "new.address@example.net"}
+    wrong = await validator.validate_verification_code("000000", CollectingDispatcher(), make_tracker(slots), load_domain())
+    assert wrong["verification_code"] is None
+    with urllib.request.urlopen(f"{backend_url}/api/admin/outbox") as r:
+        outbox = json.loads(r.read())
+    messages = outbox.get("messages", outbox) if isinstance(outbox, dict) else outbox
+    code = next(re.search(r"\b(\d{6})\b", json.dumps(m)).group(1) for m in reversed(messages) if "new.address@example.net" in json.dumps(m))
+    ok = await validator.validate_verification_code(code, CollectingDispatcher(), make_tracker(slots), load_domain())
+    assert ok == {"verification_code": code}
+
+
+async def test_bug_report_creates_ticket():
+    slots = {**JANE, "bug_description": "app crashes when I tap checkout", "bug_device": "iPhone app"}
+    dispatcher, _ = await run(support.ActionReportBug(), make_tracker(slots))
+    assert re.search(r"ticket T-\d+", texts(dispatcher))
+
+
+async def test_service_status_reports_known_incident():
+    dispatcher, _ = await run(support.ActionServiceStatus(), make_tracker({}))
+    assert "Known issue" in texts(dispatcher)
+
+
+async def test_handoff_creates_ticket_and_pauses():
+    tracker = make_tracker(JANE, intent="legal_request", text="I want all the data you hold on me, GDPR request")
+    dispatcher, events = await run(handoff.ActionHandoffToHuman(), tracker)
+    assert any(e.get("event") == "pause" for e in events)
+    assert slot_events(events)["handoff_ticket_id"].startswith("T-")
+
+
+async def test_session_start_verifies_logged_in_customer():
+    tracker = make_tracker({"session_started_metadata": {"customer_id": "C0002"}})
+    dispatcher, events = await run(support.ActionSessionStart(), tracker)
+    assert events[0]["event"] == "session_started"
+    assert slot_events(events)["customer_id"] == "C0002" and slot_events(events)["verified"] is True
+
+
+async def test_session_start_maps_caller_phone():
+    tracker = make_tracker({"session_started_metadata": {"phone": "+15555550101"}})
+    _, events = await run(support.ActionSessionStart(), tracker)
+    assert slot_events(events)["customer_id"] == "C0001"
