@@ -40,7 +40,7 @@ validate: envs
 
 ## make shell: chat in the terminal with the running stack's model and action server
 shell: envs
-	ACTION_SERVER_URL=http://127.0.0.1:5055/webhook RASA_TRACKER_DB=var/shell_tracker.db PYTHONPATH=. \
+	ACTION_SERVER_URL=http://127.0.0.1:5055/webhook RASA_TRACKER_DB=var/shell_tracker.db RASA_EVENTS_DB=var/rasa_events.db PYTHONPATH=. \
 	  $(RASA) shell --model models --endpoints endpoints.yml
 
 clean:

@@ -10,5 +10,10 @@ from sanic import Sanic
 
 def attach(app: Sanic) -> None:
     """Register this project's routes and start-up checks on the action server app."""
+    from actions import metrics
+    from actions.audit import consumer as audit_consumer
+
+    metrics.attach(app)  # GET /metrics + per-action timing of /webhook
+    audit_consumer.attach(app)  # decision trail: Rasa's event stream -> one record per turn
     # Nothing besides rasa-sdk's /webhook, /actions and /health yet.
     return None

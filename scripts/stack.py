@@ -117,6 +117,7 @@ class StackConfig:
                 "ACTION_SERVER_PORT": str(self.action_port),
                 "RASA_URL": self.rasa_url,
                 "RASA_TRACKER_DB": str(self.var_dir / "rasa_tracker.db"),
+                "RASA_EVENTS_DB": str(self.var_dir / "rasa_events.db"),
                 "VAR_DIR": str(self.var_dir),
                 "CHROMA_PATH": env.get("CHROMA_PATH") or str(self.var_dir / "chroma"),
                 "HF_HUB_OFFLINE": "1",
