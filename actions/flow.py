@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from abc import ABC, abstractmethod
 from typing import Any, Dict, List, Text
 
 from rasa_sdk import Action, Tracker
@@ -35,7 +36,7 @@ def flow_reset_events() -> List[EventType]:
     return [SlotSet(slot, False if slot == "flow_blocked" else None) for slot in FLOW_SLOTS]
 
 
-class SubmitAction(Action):
+class SubmitAction(Action, ABC):
     """Runs a flow's outcome once its form is complete, then clears the flow's answers.
 
     Subclasses implement :meth:`submit`. A flow blocked by its validator has already told the
@@ -46,10 +47,11 @@ class SubmitAction(Action):
     #: a flow whose outcome changes something must have been confirmed by the customer
     needs_confirmation: bool = False
 
+    @abstractmethod
     async def submit(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[EventType]:
-        raise NotImplementedError
+        """Do the flow's work and tell the customer; return extra events."""
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

@@ -8,6 +8,7 @@ and the form ends at once so its submit action only tidies up.
 from __future__ import annotations
 
 import logging
+from abc import abstractmethod
 import re
 from typing import Any, Dict, List, Optional, Text
 
@@ -68,8 +69,9 @@ class SupportFormValidator(FormValidationAction):
     #: free-text slots this form fills with whatever the customer types when asked for them
     free_text_slots: tuple[str, ...] = ()
 
-    def name(self) -> Text:  # pragma: no cover - every subclass names itself
-        raise NotImplementedError
+    @abstractmethod
+    def name(self) -> Text:
+        """validate_<form name>"""
 
     # ----------------------------------------------------------------------------- plumbing
     async def run(
