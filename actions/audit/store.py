@@ -36,6 +36,7 @@ COLUMNS: Dict[str, str] = {
     "action": "TEXT",  # the first action the bot took for this message
     "policy": "TEXT",  # the policy that predicted it
     "escalation_rule": "TEXT",
+    "escalation_reason": "TEXT",
     "handoff": "INTEGER NOT NULL DEFAULT 0",
     "handoff_ticket_id": "TEXT",
     "knowledge": "TEXT",  # JSON {query, retrieved, refused, reason, cited_articles, index_version}
@@ -122,7 +123,22 @@ class AuditStore:
         with self.connect() as conn:
             for statement in statements:
                 self._exec(conn, statement)
+            # columns added after a store was created: add them in place (never drop any)
+            existing = self._columns(conn)
+            for name, kind in COLUMNS.items():
+                if name not in existing:
+                    kind = kind.replace(" NOT NULL", "") if "DEFAULT" not in kind else kind
+                    self._exec(conn, f"ALTER TABLE audit_turns ADD COLUMN {name} {kind}")
         self._ready = True
+
+    def _columns(self, conn: Any) -> set:
+        if self.postgres:
+            rows = self._exec(
+                conn, "SELECT column_name AS name FROM information_schema.columns WHERE table_name = 'audit_turns'"
+            ).fetchall()
+        else:
+            rows = self._exec(conn, "PRAGMA table_info(audit_turns)").fetchall()
+        return {row["name"] for row in rows}
 
     # -- writing -------------------------------------------------------------------------------
     def _insert_turn(self, conn: Any, record: Dict[str, Any]) -> None:

@@ -19,7 +19,7 @@ from actions.pii import mask
 
 # slots whose current value the audit follows across turns
 TRACKED_SLOTS = (
-    "triage", "frustration", "risk_class", "escalation_rule", "kb_last_retrieval", "kb_last_refused",
+    "triage", "frustration", "risk_class", "escalation_rule", "escalation_reason", "kb_last_retrieval", "kb_last_refused",
     "kb_last_citations", "handoff_ticket_id", "customer_id", "verified", "order_id",
 )
 KNOWLEDGE_ACTION = "action_answer_from_knowledge"
@@ -235,6 +235,7 @@ def build_record(
         "action": actions[0]["name"] if actions else None,
         "policy": actions[0]["policy"] if actions else None,
         "escalation_rule": turn_slots.get("escalation_rule") or None,
+        "escalation_reason": mask(str(turn_slots["escalation_reason"])) if turn_slots.get("escalation_rule") and turn_slots.get("escalation_reason") else None,
         "handoff": HANDOFF_ACTION in action_names,
         "handoff_ticket_id": turn_slots.get("handoff_ticket_id") or (slots.get("handoff_ticket_id") if HANDOFF_ACTION in action_names else None),
         "knowledge": knowledge,
@@ -247,7 +248,8 @@ def build_record(
         "order_id": mask(str(slots["order_id"])) if slots.get("order_id") else None,
         "model_id": model_id,
         "assistant_id": metadata.get("assistant_id"),
-        "rules_version": versions.get("rules_version"),
+        # the version triage used for this very turn, else the one loaded now
+        "rules_version": (triage or {}).get("rules_version") or versions.get("rules_version"),
         "kb_index_version": (knowledge or {}).get("index_version") or versions.get("kb_index_version"),
         "action_server_version": versions.get("action_server_version"),
         "closed_by": closed_by,

@@ -43,8 +43,17 @@ def action_server_version() -> str:
 
 
 def rules_version(path: Optional[Path] = None) -> Optional[str]:
-    """``version`` of the escalation rules file (re-read when the file changes); None if absent."""
+    """Version of the escalation rules the action server uses (actions.escalation), else the
+    ``version`` field of the rules file (re-read when the file changes); None if absent."""
     if path is None:
+        try:
+            from actions.escalation import rules_version as loaded_rules_version
+
+            loaded = loaded_rules_version()
+            if loaded:
+                return str(loaded)
+        except ImportError:
+            pass
         from actions.audit.settings import AuditSettings
 
         path = AuditSettings.load().escalation_rules_file
