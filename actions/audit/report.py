@@ -67,7 +67,7 @@ def chart_daily(turns: List[Dict[str, Any]]) -> Optional[str]:
     ax.bar(labels, contained, color=GREEN, label="handled by the bot")
     ax.bar(labels, escalated, bottom=contained, color=AMBER, label="handed to a person")
     ax.set_ylabel("conversations", fontsize=9)
-    ax.legend(frameon=False, fontsize=8, loc="upper left")
+    ax.legend(frameon=False, fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2)
     if len(labels) > 14:
         ax.set_xticks(labels[:: max(1, len(labels) // 10)])
     _style(ax)
