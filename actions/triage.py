@@ -582,9 +582,17 @@ class ActionValidateSlotMappings(ValidationAction):
                 logger.exception("relaying a customer message to the agent failed for %s", tracker.sender_id)
                 return events
         try:
-            return events + triage_events(tracker)
+            events += triage_events(tracker)
         except escalation.RulesFileError:
             raise
         except Exception:  # triage must never take the customer's turn down
             logger.exception("triage failed for %s", tracker.sender_id)
-            return events
+        if any(event.get("event") == "pause" for event in tracker.events or []):
+            # after a handoff: REST customers get agent messages they have not seen yet
+            try:
+                from actions.handoff import hand_back_unseen
+
+                hand_back_unseen(dispatcher, tracker)
+            except Exception:
+                logger.exception("returning agent messages failed for %s", tracker.sender_id)
+        return events
