@@ -1,7 +1,8 @@
 """Outcomes of the agent drafts the handoff flow posts to Slack: sent as is, edited, discarded.
 
-The handoff flow records each decision in its own table (config/audit.yml ``drafts``: database,
-table, outcome and time columns); this module only reads it. Outcome values are normalised:
+The handoff flow records each decision in its case store (actions/outbox.py:
+``handoff_cases.draft_outcome`` / ``draft_outcome_at`` in ``VAR_DIR/handoff.sqlite3``; the
+location and names are in config/audit.yml ``drafts``); this module only reads it. Outcome values are normalised:
 anything with "edit" is *edited*, "discard"/"reject"/"dismiss"/"delete" is *discarded*, and
 "as_is"/"sent"/"accept"/"approve" is *as is*.
 """
@@ -45,16 +46,16 @@ def drafts_location() -> Dict[str, str]:
     cfg = load_config().get("drafts") or {}
     var_dir = Path(os.environ.get("VAR_DIR", "").strip() or PROJECT_ROOT / "var")
     return {
-        "db": os.environ.get("AUDIT_DRAFTS_DB", "").strip() or str(var_dir / cfg.get("sqlite_file", "handoff.db")),
-        "table": cfg.get("table", "handoff_drafts"),
-        "outcome": cfg.get("outcome_column", "outcome"),
-        "time": cfg.get("time_column", "decided_at"),
+        "db": os.environ.get("AUDIT_DRAFTS_DB", "").strip() or str(var_dir / cfg.get("sqlite_file", "handoff.sqlite3")),
+        "table": cfg.get("table", "handoff_cases"),
+        "outcome": cfg.get("outcome_column", "draft_outcome"),
+        "time": cfg.get("time_column", "draft_outcome_at"),
     }
 
 
 def draft_outcomes(since: Optional[float] = None, until: Optional[float] = None) -> Dict[str, Any]:
     where = drafts_location()
-    sql = f"SELECT {where['outcome']}, {where['time']} FROM {where['table']}"
+    sql = f"SELECT {where['outcome']}, {where['time']} FROM {where['table']} WHERE {where['outcome']} IS NOT NULL"
     try:
         if is_postgres(where["db"]):
             import psycopg

@@ -90,12 +90,16 @@ KNOWN_DRAFTS = [("sent_as_is", T0 + 3 * 3600 + 300), ("sent_as_is", T0 + 4 * 360
 
 
 def write_known_drafts(path: Path) -> None:
-    """The handoff flow's draft outcomes for the known set (table layout of config/audit.yml)."""
+    """The handoff flow's draft outcomes for the known set, in the layout config/audit.yml names."""
+    from actions.audit.drafts import drafts_location
+
+    where = drafts_location()
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(path)
     with conn:
-        conn.execute("CREATE TABLE IF NOT EXISTS handoff_drafts (id INTEGER PRIMARY KEY, outcome TEXT, decided_at REAL)")
-        conn.executemany("INSERT INTO handoff_drafts (outcome, decided_at) VALUES (?, ?)", KNOWN_DRAFTS)
+        conn.execute(f"CREATE TABLE IF NOT EXISTS {where['table']} (case_id TEXT PRIMARY KEY, {where['outcome']} TEXT, {where['time']} REAL)")
+        rows = [(f"case-{n}", outcome, ts) for n, (outcome, ts) in enumerate(KNOWN_DRAFTS)] + [("case-open", None, None)]
+        conn.executemany(f"INSERT INTO {where['table']} VALUES (?, ?, ?)", rows)
     conn.close()
 
 

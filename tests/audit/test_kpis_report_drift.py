@@ -24,8 +24,8 @@ SINCE, UNTIL = seed.T0, seed.T0 + 12 * DAY
 @pytest.fixture
 def known(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AuditStore:
     """The eight-conversation known set, plus the handoff flow's draft outcomes."""
-    monkeypatch.setenv("AUDIT_DRAFTS_DB", str(tmp_path / "handoff.db"))
-    seed.write_known_drafts(tmp_path / "handoff.db")
+    monkeypatch.setenv("AUDIT_DRAFTS_DB", str(tmp_path / "handoff.sqlite3"))
+    seed.write_known_drafts(tmp_path / "handoff.sqlite3")
     store = AuditStore(str(tmp_path / "audit.db"))
     store.insert_turns(seed.known_set())
     return store
@@ -79,7 +79,7 @@ def test_kpi_command_prints_the_same_figures(known: AuditStore, tmp_path: Path) 
 def _env(tmp_path: Path) -> dict:
     import os
 
-    return {**os.environ, "AUDIT_DRAFTS_DB": str(tmp_path / "handoff.db"), "PYTHONPATH": str(ROOT)}
+    return {**os.environ, "AUDIT_DRAFTS_DB": str(tmp_path / "handoff.sqlite3"), "PYTHONPATH": str(ROOT)}
 
 
 def test_report_renders_the_known_figures_with_charts(known: AuditStore, tmp_path: Path) -> None:
