@@ -10,14 +10,14 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: run test envs train ingest locks bench validate shell clean
+.PHONY: run test envs train ingest locks bench validate shell clean chromium widget
 
 ## make run: install what is missing, train if needed, start all three processes (Ctrl-C stops)
 run: envs train ingest
 	@PYTHONPATH=. $(APP_PY) -m scripts.stack run
 
 ## make test: every test (pytest: backend, actions, knowledge, channels, NLU, Rasa stories, e2e)
-test: envs train ingest
+test: envs train ingest chromium
 	PYTHONPATH=. $(APP_PY) -m pytest tests $(PYTEST_ARGS)
 
 # The model is named after a hash of its inputs, so an unchanged project never retrains and a
@@ -42,6 +42,16 @@ validate: envs
 shell: envs
 	ACTION_SERVER_URL=http://127.0.0.1:5055/webhook RASA_TRACKER_DB=var/shell_tracker.db RASA_EVENTS_DB=var/rasa_events.db PYTHONPATH=. \
 	  $(RASA) shell --model models --endpoints endpoints.yml
+
+# Browser tests (tests/browser) drive Debian's Chromium; nothing downloads a browser of its own.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { echo ">>> installing Debian's chromium for the browser tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
+## make widget: re-vendor socket.io-client (package.json) into demo_backend/static/chat/vendor/
+## (the vendored file is committed, so make run / make test need no npm)
+widget:
+	npm ci --no-audit --no-fund && npm run vendor
 
 clean:
 	rm -rf var models/*.tar.gz reports

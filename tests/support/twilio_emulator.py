@@ -178,13 +178,13 @@ def signed_post(
     timeout: float = 60.0,
 ) -> Tuple[int, str, Dict[str, str]]:
     """POST a form to ``url`` as Twilio does; signed for ``signed_url`` (default: ``url``) unless
-    ``auth_token`` is None. Returns (status, body, headers)."""
+    ``auth_token`` is None. Returns (status, body, headers with lower-case names)."""
     all_headers = {"Content-Type": "application/x-www-form-urlencoded", **(headers or {})}
     if auth_token is not None:
         all_headers["X-Twilio-Signature"] = RequestValidator(auth_token).compute_signature(signed_url or url, dict(params))
     request = urllib.request.Request(url, data=urllib.parse.urlencode(params).encode(), headers=all_headers, method="POST")
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.status, response.read().decode(), dict(response.headers)
+            return response.status, response.read().decode(), {k.lower(): v for k, v in response.headers.items()}
     except urllib.error.HTTPError as error:
-        return error.code, error.read().decode(), dict(error.headers)
+        return error.code, error.read().decode(), {k.lower(): v for k, v in error.headers.items()}

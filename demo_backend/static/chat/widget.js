@@ -66,12 +66,35 @@
     return node;
   }
 
+  function chatIcon() {  // inline SVG: no icon font or emoji font needed
+    var ns = "http://www.w3.org/2000/svg";
+    var svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("width", "20");
+    svg.setAttribute("height", "20");
+    svg.setAttribute("aria-hidden", "true");
+    svg.setAttribute("class", "bc-chat-launcher-icon");
+    var path = document.createElementNS(ns, "path");
+    path.setAttribute("fill", "currentColor");
+    path.setAttribute("d", "M4 3h16a2 2 0 0 1 2 2v11a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2z");
+    svg.appendChild(path);
+    [8, 12, 16].forEach(function (x) {
+      var dot = document.createElementNS(ns, "circle");
+      dot.setAttribute("cx", String(x));
+      dot.setAttribute("cy", "10.5");
+      dot.setAttribute("r", "1.4");
+      dot.setAttribute("fill", "#0f6b5c");
+      svg.appendChild(dot);
+    });
+    return svg;
+  }
+
   var css = el("link", { rel: "stylesheet", href: base + "widget.css" });
   document.head.appendChild(css);
 
   var launcher = el("button", { type: "button", className: "bc-chat-launcher", "aria-expanded": "false",
     "aria-controls": "bc-chat-panel" }, [
-    el("span", { className: "bc-chat-launcher-icon", "aria-hidden": "true", text: "💬" }),
+    chatIcon(),
     el("span", { text: "Chat with us" }),
     el("span", { className: "bc-chat-badge", hidden: "hidden", "aria-label": "new messages" })
   ]);
@@ -204,7 +227,7 @@
       unread = 0;
       badge.hidden = true;
       log.scrollTop = log.scrollHeight;
-      input.focus();
+      input.focus({ preventScroll: true });
     }
   }
 
