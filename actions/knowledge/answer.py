@@ -17,7 +17,7 @@ import logging
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from . import guards
+from . import coverage, guards
 from .config import load_settings
 from .extractive import extract
 from .llm import generate
@@ -27,6 +27,7 @@ from .retrieval import INTERNAL, PUBLIC, RetrievalResult, RetrievedChunk, get_re
 logger = logging.getLogger(__name__)
 
 NO_MATCH = "no_relevant_article"
+NOT_COVERED = "topic_not_covered"
 EMPTY = "empty_question"
 UNAVAILABLE = "knowledge_unavailable"
 LLM_CONTEXT_CHUNKS = 4
@@ -37,6 +38,11 @@ REFUSALS = {
               "not guess. You could try rephrasing your question. " + OFFER_PERSON,
     guards.ACCOUNT_DATA: "That depends on the details of your own account or order, which I can't "
                          "look up from the help center. " + OFFER_PERSON,
+    NOT_COVERED: "I'm sorry, I couldn't find anything about that in our help center, so I can't "
+                 "say for sure. " + OFFER_PERSON,
+    guards.COMPANY_MATTERS: "I can help with shopping, orders and accounts, but not with questions "
+                            "about Brightcart as a company, such as careers, investors, press or "
+                            "selling through Brightcart. " + OFFER_PERSON,
     guards.EXCEPTION: "I'm not able to make exceptions to our policies myself, but a member of our "
                       "support team can look at your situation. " + OFFER_PERSON,
     guards.OTHER_COMPANY: "I can only help with Brightcart orders, accounts and policies, so I "
@@ -121,6 +127,10 @@ async def answer_question(question: str, audience: str = PUBLIC) -> KnowledgeAns
         return _refusal(UNAVAILABLE, await asyncio.to_thread(index_version))
     if not result.relevant:
         return _refusal(NO_MATCH, result.index_version, result)
+    covered = await asyncio.to_thread(coverage.check, question, result.chunks)
+    if not covered.covered:
+        logger.info("refusing %r: passages never mention %s", question, covered.missing)
+        return _refusal(NOT_COVERED, result.index_version, result)
     if load_settings().llm_base_url:
         generated = await _llm_answer(question, result)
         if generated:

@@ -16,7 +16,7 @@ COLLECTION_NAME = "brightcart_kb"
 MANIFEST_NAME = "kb_manifest.json"
 # Fused-score threshold below which a question is refused; tuned on the eval tuning half
 # (docs/knowledge.md records how).
-DEFAULT_MIN_RELEVANCE = 0.5
+DEFAULT_MIN_RELEVANCE = 0.40
 
 
 def _env(name: str, default: str = "") -> str:

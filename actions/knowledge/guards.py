@@ -13,6 +13,7 @@ from dataclasses import dataclass
 ACCOUNT_DATA = "account_data"
 EXCEPTION = "policy_exception"
 OTHER_COMPANY = "other_company"
+COMPANY_MATTERS = "company_matters"
 
 _I = re.IGNORECASE
 _ACCOUNT_PATTERNS = [
@@ -29,7 +30,7 @@ _ACCOUNT_PATTERNS = [
     re.compile(r"\bwhy (was|were|did|am|have|has) (i|you|we|my card|my account)\b.*"
                r"\b(charg|bill|debit|take|taken)", _I),
     re.compile(r"\bwhy (did|have) you (charge|bill|debit)", _I),
-    re.compile(r"\b(what'?s|what is|check|tell me|show me) (my|the) (current )?(gift card |store "
+    re.compile(r"\b(what'?s|what is|check|tell me|show me) my (current )?(gift card |store "
                r"credit |account )?(balance|plan|membership|order history|renewal date|orders)\b", _I),
     re.compile(r"\bwhat (plan|membership) am i (on|in)\b", _I),
     re.compile(r"\bhow much (store credit|credit|money) do i have\b", _I),
@@ -48,6 +49,15 @@ _OTHER_COMPANIES = re.compile(
     r"apple tv|hulu|disney\+?|uber|doordash|wayfair|aliexpress|zara|h&m)('?s)?\b"
     # "target" is also an ordinary word, so only the possessive/store forms count.
     r"|\btarget'?s\b|\b(at|to|from) target\b", _I
+)
+# Brightcart as a company rather than as a shop: careers, investors, press, selling to or through
+# Brightcart. Customer support has no answers there, and a near-miss article would mislead.
+_COMPANY_MATTERS = re.compile(
+    r"\b(hiring|careers?|job openings?|apply for (a )?job|work (at|for) (brightcart|you)|"
+    r"internships?|stock price|share price|shares|investors?|ipo|stock ticker|press (inquiry|"
+    r"contact|release)|journalist|third[- ]party sellers?|sell (my|our) (products|items|goods|"
+    r"stuff) (on|through|with)|become a (seller|vendor|supplier|partner|affiliate)|"
+    r"affiliate program|wholesale|drop ?shipping|supplier)\b", _I
 )
 # Mentioning another retailer is normal when asking for a Brightcart price match.
 _PRICE_MATCH = re.compile(r"\b(price ?match|match|cheaper|lower price|less|beat)\b", _I)
@@ -70,6 +80,9 @@ def check(question: str, audience: str = "public") -> GuardHit | None:
     for pattern in _EXCEPTION_PATTERNS:
         if pattern.search(question):
             return GuardHit(EXCEPTION, pattern.pattern)
+    business = _COMPANY_MATTERS.search(question)
+    if business:
+        return GuardHit(COMPANY_MATTERS, business.group(0))
     company = _OTHER_COMPANIES.search(question)
     if company and not _PRICE_MATCH.search(question):
         return GuardHit(OTHER_COMPANY, company.group(0))

@@ -17,7 +17,7 @@ _STOP = frozenset(
     if in into is it it's its just me my of on or our so than that the their them then there
     these they this to too u up us was we were what when where which who why will with would
     you your yours i've im ive youre dont don't cant can't get got want need please hi hello
-    thanks any some""".split()
+    thanks any some whats hows wheres""".split()
 )
 # Customer spellings that would otherwise never meet the article's wording.
 _ALIASES = {
@@ -28,8 +28,13 @@ _ALIASES = {
 }
 
 
+_SUFFIXES = ("ations", "ation", "ings", "ing", "edly", "ions", "ion", "ed", "es", "s", "ly", "e")
+
+
 def _stem(token: str) -> str:
-    for suffix in ("ing", "edly", "ed", "es", "s", "ly"):
+    """Crude suffix stripping; applied to queries and chunks alike, so it only has to be
+    consistent ("delete", "deleted", "deletion" -> "delet"), not linguistically right."""
+    for suffix in _SUFFIXES:
         if token.endswith(suffix) and len(token) - len(suffix) >= 4:
             return token[: -len(suffix)]
     return token
@@ -37,11 +42,13 @@ def _stem(token: str) -> str:
 
 def tokenize(text: str) -> list[str]:
     tokens = []
-    for raw in _TOKEN.findall(text.lower()):
-        raw = _ALIASES.get(raw, raw)
-        if raw in _STOP:
-            continue
-        tokens.append(_stem(raw.replace("'", "")))
+    for word in _TOKEN.findall(text.lower()):
+        word = _ALIASES.get(word, word)
+        # Hyphenated words count as their parts: "two-factor" must meet "two factor".
+        for raw in word.split("-"):
+            token = _stem(raw.replace("'", ""))
+            if raw and raw not in _STOP and token not in _STOP:
+                tokens.append(token)
     return tokens
 
 

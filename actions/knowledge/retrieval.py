@@ -29,13 +29,19 @@ INTERNAL = "internal"
 
 @dataclass(frozen=True)
 class FusionParams:
-    dense_weight: float = 0.7
-    lexical_weight: float = 0.3
-    bm25_k: float = 8.0  # BM25 score that maps to 0.5 after squashing
+    dense_weight: float = 0.8
+    lexical_weight: float = 0.2
+    bm25_k: float = 4.0  # BM25 score that maps to 0.5 after squashing
     candidates: int = 20  # per retriever, before fusion
 
 
 DEFAULT_FUSION = FusionParams()
+
+
+def fuse(cosine: float, bm25: float, fusion: FusionParams) -> tuple[float, float]:
+    """(fused score, squashed lexical score) for one chunk."""
+    lexical = bm25 / (bm25 + fusion.bm25_k) if bm25 > 0 else 0.0
+    return fusion.dense_weight * cosine + fusion.lexical_weight * lexical, lexical
 
 
 @dataclass(frozen=True)
@@ -101,6 +107,15 @@ def allowed_audiences(audience: str) -> tuple[str, ...]:
     raise ValueError(f"audience must be 'public' or 'internal', got {audience!r}")
 
 
+def make_chunk(chunk_id: str, meta: dict, text: str, score: float, cosine: float,
+               lexical: float) -> RetrievedChunk:
+    return RetrievedChunk(
+        chunk_id=chunk_id, article_id=str(meta["article_id"]), title=str(meta["title"]),
+        url=str(meta["url"]), section=str(meta["section"]), audience=str(meta["audience"]),
+        body=body_from_text(text), score=score, dense=cosine, lexical=lexical,
+    )
+
+
 class HybridRetriever:
     """Thread-safe; one instance per process (see :func:`get_retriever`)."""
 
@@ -122,6 +137,10 @@ class HybridRetriever:
                 self._corpus = _Corpus(version, ids, texts, metas, LexicalIndex(texts),
                                        {chunk_id: i for i, chunk_id in enumerate(ids)})
             return self._corpus
+
+    def snapshot(self) -> _Corpus:
+        """The chunk corpus currently indexed (ids, texts, metadata, BM25)."""
+        return self._load_corpus()
 
     def warm_up(self) -> None:
         """Load the model, the store and the BM25 index now instead of on the first question."""
@@ -167,16 +186,9 @@ class HybridRetriever:
             meta = corpus.metas[i]
             if meta.get("audience") not in audiences:
                 continue  # defence in depth: never trust the filter alone for internal content
-            bm25 = raw_bm25[i]
-            lexical = bm25 / (bm25 + fusion.bm25_k) if bm25 > 0 else 0.0
             cosine = dense.get(chunk_id, 0.0)
-            score = fusion.dense_weight * cosine + fusion.lexical_weight * lexical
-            scored.append(RetrievedChunk(
-                chunk_id=chunk_id, article_id=str(meta["article_id"]), title=str(meta["title"]),
-                url=str(meta["url"]), section=str(meta["section"]),
-                audience=str(meta["audience"]), body=body_from_text(corpus.texts[i]),
-                score=score, dense=cosine, lexical=lexical,
-            ))
+            score, lexical = fuse(cosine, raw_bm25[i], fusion)
+            scored.append(make_chunk(chunk_id, meta, corpus.texts[i], score, cosine, lexical))
         scored.sort(key=lambda c: c.score, reverse=True)
         result.chunks = scored[:k]
         return result
