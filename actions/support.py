@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Dict, List, Text
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import ActionExecuted, EventType, SessionStarted, SlotSet
+from rasa_sdk.events import ActionExecuted, EventType, FollowupAction, SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
@@ -99,4 +99,43 @@ class ActionServiceStatus(Action):
                 + f". {incident.get('message', '')} Last update: {day(incident.get('updated_at'))}.".replace(" .", ".")
             )
         dispatcher.utter_message(text="Our engineers are on it. Orders and payments already placed are safe.")
+        return []
+
+
+def _person_was_offered(tracker: Tracker) -> bool:
+    """Did the bot's last turn offer to bring in a person (a button, or the offer in words)?"""
+    for event in reversed(tracker.events[:-1] if tracker.events else []):
+        if event.get("event") == "user":
+            return False
+        if event.get("event") != "bot":
+            continue
+        data = event.get("data") or {}
+        buttons = data.get("buttons") or []
+        if any("/request_human" in str(button.get("payload", "")) for button in buttons):
+            return True
+        if (event.get("metadata") or {}).get("utter_action") == "utter_offer_human":
+            return True
+        text = (event.get("text") or "").lower()
+        if any(phrase in text for phrase in ("connect you with someone", "bring in a person", "talk to a person", "from our support team?")):
+            return True
+    return False
+
+
+class ActionYesNo(Action):
+    """A bare yes or no outside any flow: the answer to whatever the bot last offered."""
+
+    def name(self) -> Text:
+        return "action_yes_no"
+
+    async def run(self, dispatcher, tracker, domain):
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        offered = _person_was_offered(tracker)
+        if intent == "affirm" and offered:
+            return [FollowupAction("action_handoff_to_human")]
+        if intent == "affirm":
+            dispatcher.utter_message(response="utter_how_can_i_help")
+        elif offered:
+            dispatcher.utter_message(response="utter_anything_else")
+        else:
+            dispatcher.utter_message(response="utter_goodbye")
         return []
