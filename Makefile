@@ -35,8 +35,10 @@ ingest: envs
 	else echo ">>> ingesting knowledge/ into var/chroma"; \
 	  PYTHONPATH=. $(APP_PY) -m actions.knowledge.ingest knowledge && echo $$fp > var/chroma/.fingerprint; fi
 
+## make validate: Rasa's validator, plus checks that name the file a problem is in
 validate: envs
-	$(RASA) data validate --fail-on-warnings
+	$(RASA) data validate
+	PYTHONPATH=. $(APP_PY) -m pytest -q tests/rasa/test_data_consistency.py
 
 ## make shell: chat in the terminal with the running stack's model and action server
 shell: envs
