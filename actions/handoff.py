@@ -599,6 +599,9 @@ async def resolve(case: Dict[str, Any], user: Optional[str], via: str) -> bool:
         rasa_conversations.slot_event("kb_failed_count", 0.0),
         rasa_conversations.slot_event("handoff_case_id", None),
         rasa_conversations.bot_event(RESUMED_TEXT, handoff_case_id=case["case_id"], handoff_source="system"),
+        # the bot listens again: without this the next message follows action_handoff_to_human in
+        # the dialogue state, no rule matches it and Rasa falls back instead of answering
+        {"event": "action", "name": "action_listen"},
     ]
     try:
         await rasa_conversations.append_events(case["conversation_id"], events)

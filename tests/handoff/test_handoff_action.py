@@ -179,7 +179,7 @@ def test_agent_reply_resolve_and_draft_outcomes(world):
     resume = world.rasa.calls[-1]["events"]
     assert resume[0] == {"event": "resume"}
     assert {"event": "slot", "name": "escalation_rule", "value": None} in resume
-    assert resume[-1]["text"] == handoff.RESUMED_TEXT
+    assert resume[-2]["text"] == handoff.RESUMED_TEXT and resume[-1] == {"event": "action", "name": "action_listen"}
     assert store.get_case(case["case_id"])["status"] == "resolved"
     assert not asyncio.run(handoff.resolve(case, "UAGENT02", via="button"))  # a second click does nothing
 

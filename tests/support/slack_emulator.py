@@ -268,11 +268,13 @@ class SlackSigner:
 
     def send(self, path: str, body: bytes, content_type: str, timestamp: Optional[str] = None,
              signature: Optional[str] = None, headers: Optional[Dict[str, str]] = None) -> "Reply":
+        """POST a signed request; ``signature=""`` leaves both Slack headers out."""
         ts = timestamp or str(int(time.time()))
+        slack_headers = {} if signature == "" else {
+            "X-Slack-Request-Timestamp": ts, "X-Slack-Signature": signature or self.signature(body, ts)}
         request = urllib.request.Request(
             f"{self.base_url}{path}", data=body, method="POST",
-            headers={"Content-Type": content_type, "X-Slack-Request-Timestamp": ts,
-                     "X-Slack-Signature": signature or self.signature(body, ts), **(headers or {})},
+            headers={"Content-Type": content_type, **slack_headers, **(headers or {})},
         )
         try:
             with urllib.request.urlopen(request, timeout=30) as response:

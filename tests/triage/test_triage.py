@@ -218,6 +218,17 @@ def test_a_knowledge_refusal_then_an_answer_does_not_escalate():
     assert c.rule is None
 
 
+@pytest.mark.parametrize("text, intent", [("ok never mind, bye", "goodbye"), ("no thanks", "deny"), ("thanks anyway", "thank")])
+def test_two_refusals_then_leaving_or_declining_a_person_does_not_escalate(text, intent):
+    c = Conversation()
+    c.say("do you sell gift wrapping for corporate orders", "ask_question")
+    c.knowledge_refused().listen()
+    c.say("can I pay with crypto", "ask_question")
+    c.knowledge_refused().listen()
+    c.say(text, intent)
+    assert c.rule is None
+
+
 def test_the_rule_is_cleared_when_the_next_message_is_routine():
     c = Conversation()
     c.say("I want to talk to a person", "request_human")
