@@ -407,7 +407,10 @@ class ActionHandoffToHuman(Action):
         outbox.wake()
         logger.info("handoff %s for %s (rule %s): Slack %s", case_id, tracker.sender_id, rule["rule"], status)
 
-        dispatcher.utter_message(response="utter_handoff_started" if told == "live" else "utter_handoff_queued")
+        if told == "live":
+            dispatcher.utter_message(response="utter_handoff_started")
+        else:  # saved in the outbox; the customer is told it has not reached the team yet
+            dispatcher.utter_message(response="utter_handoff_queued")
         dispatcher.utter_message(text=TICKET_REFERENCE.format(reference=ticket_id or case_id))
         return [SlotSet("handoff_ticket_id", ticket_id)] + self._pause(tracker, store.get_case(case_id) or case)
 

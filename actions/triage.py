@@ -448,20 +448,6 @@ def triage(tracker: Tracker, rules: Optional[escalation.RuleSet] = None) -> Tria
     previous = _number(tracker.get_slot("frustration"))
     frustration = combine_frustration(message_frustration, previous)
 
-    failed_in_a_row = 0
-    for turn in reversed(state.previous):
-        if not turn.failed:
-            break
-        failed_in_a_row += 1
-    consecutive_fallbacks = 0
-    for turn in reversed(state.turns):
-        if turn.intent != NLU_FALLBACK:
-            break
-        consecutive_fallbacks += 1
-    if intent == NLU_FALLBACK:
-        failed_in_a_row += 1
-    previous_turn = state.previous[-1] if state.previous else None
-
     emotionally_charged = message_frustration >= 0.6 or "emotional" in signals and message_frustration >= 0.4
     high_risk_signals = {"legal", "security", "data_deletion", "billing_dispute", "outage"}
     risk_class = "high" if (intent in HIGH_RISK_INTENTS or high_risk_signals & set(signals) or emotionally_charged) else "low"
@@ -491,21 +477,58 @@ def triage(tracker: Tracker, rules: Optional[escalation.RuleSet] = None) -> Tria
         "tier": tier,
         "turn": len(state.turns),
     }
-    facts = {
-        "intent": intent,
-        "intent_confidence": _number(intent_data.get("confidence")),
-        "entities": [e.get("entity") for e in entities if e.get("entity")],
-        "risk_class": risk_class,
-        "frustration": frustration,
-        "message_frustration": message_frustration,
-        "urgency": urgency,
-        "product_area": assessment.product_area,
-        "signals": signals,
-        "churn_signals": assessment.churn_signals,
-        "tier": tier,
+    facts = {**ticket_facts(ticket, entities), **state_facts(tracker, state, intent, after_action=False)}
+    ruleset = rules or escalation.get_rules()
+    rule = ruleset.first_match(facts)
+    if rule:
+        ticket["escalation_rule"] = rule.name
+    ticket["rules_version"] = ruleset.version
+    return TriageResult(ticket=ticket, facts=facts, rule=rule)
+
+
+def ticket_facts(ticket: Dict[str, Any], entities: Optional[List[Dict[str, Any]]] = None) -> Dict[str, Any]:
+    """The facts rules see about the latest message, from its normalized ticket."""
+    names = [e.get("entity") for e in entities if e.get("entity")] if entities is not None else list(ticket.get("entities") or {})
+    return {
+        "intent": ticket.get("intent"),
+        "intent_confidence": _number(ticket.get("confidence")),
+        "entities": names,
+        "risk_class": ticket.get("risk_class"),
+        "frustration": _number(ticket.get("frustration")),
+        "message_frustration": _number(ticket.get("message_frustration")),
+        "urgency": ticket.get("urgency"),
+        "product_area": ticket.get("product_area"),
+        "signals": list(ticket.get("signals") or []),
+        "churn_signals": list(ticket.get("churn_signals") or []),
+        "tier": ticket.get("tier"),
+    }
+
+
+def state_facts(tracker: Tracker, state: ConversationState, intent: Optional[str], after_action: bool) -> Dict[str, Any]:
+    """The facts rules see about the conversation.
+
+    At triage time (``after_action=False``) the latest message has not been answered yet: failures
+    are the previous turns', plus this message if it was not understood. After an action
+    (:func:`escalation_after_action`) the latest turn's own outcome counts."""
+    turns = state.turns if after_action else state.previous
+    failed_in_a_row = 0
+    for turn in reversed(turns):
+        if not turn.failed:
+            break
+        failed_in_a_row += 1
+    if not after_action and intent == NLU_FALLBACK:
+        failed_in_a_row += 1
+    consecutive_fallbacks = 0
+    for turn in reversed(state.turns):
+        if turn.intent != NLU_FALLBACK:
+            break
+        consecutive_fallbacks += 1
+    refusal_turn = state.current if after_action else (state.previous[-1] if state.previous else None)
+    same_issue = sum(1 for turn in state.turns if turn.intent == intent) if intent and intent not in GENERIC_INTENTS else 0
+    return {
         "verified": bool(tracker.get_slot("verified")),
         "kb_failed_count": _number(tracker.get_slot("kb_failed_count")),
-        "kb_refusal_reason": previous_turn.kb_refusal_reason if previous_turn else None,
+        "kb_refusal_reason": refusal_turn.kb_refusal_reason if refusal_turn else None,
         "failed_answers_in_a_row": failed_in_a_row,
         "consecutive_fallbacks": consecutive_fallbacks,
         "turn_count": len(state.turns),
@@ -516,12 +539,42 @@ def triage(tracker: Tracker, rules: Optional[escalation.RuleSet] = None) -> Tria
         "channel": tracker.get_latest_input_channel(),
         "active_loop": tracker.active_loop_name,
     }
-    ruleset = rules or escalation.get_rules()
-    rule = ruleset.first_match(facts)
-    if rule:
-        ticket["escalation_rule"] = rule.name
-    ticket["rules_version"] = ruleset.version
-    return TriageResult(ticket=ticket, facts=facts, rule=rule)
+
+
+def escalation_after_action(tracker: Tracker, new_events: List[EventType],
+                            rules: Optional[escalation.RuleSet] = None) -> List[EventType]:
+    """Escalation events for an action to append to its own, so the handoff follows in the same turn.
+
+    For actions whose outcome the rules look at (a knowledge refusal, a backend failure): the
+    rules are evaluated again on the state *after* ``new_events`` (the latest message's triage is
+    reused, not re-scored). If a rule fires, returns ``SlotSet(escalation_rule)`` and
+    ``SlotSet(escalation_reason)``; the EscalationPolicy then runs the handoff next. Example, at
+    the end of ``action_answer_from_knowledge``::
+
+        events = [SlotSet(...), ...]
+        return events + escalation_after_action(tracker, events)
+    """
+    ticket = tracker.get_slot("triage")
+    if not isinstance(ticket, dict) or ticket.get("turn_key") != turn_key(tracker) or tracker.is_paused():
+        return []
+    if tracker.get_slot("escalation_rule"):
+        return []  # already escalating for this message
+    slots = dict(tracker.slots)
+    events = list(tracker.events or [])
+    for event in new_events:
+        event = dict(event)
+        events.append(event)
+        if event.get("event") == "slot":
+            slots[event["name"]] = event.get("value")
+    after = Tracker(tracker.sender_id, slots, tracker.latest_message, events, False, None,
+                    tracker.active_loop, tracker.latest_action_name)
+    state = conversation_state(events)
+    facts = {**ticket_facts(ticket), **state_facts(after, state, ticket.get("intent"), after_action=True)}
+    rule = (rules or escalation.get_rules()).first_match(facts)
+    if rule is None:
+        return []
+    logger.info("escalation rule %s fired after an action for %s", rule.name, tracker.sender_id)
+    return [SlotSet("escalation_rule", rule.name), SlotSet("escalation_reason", rule.reason)]
 
 
 def turn_key(tracker: Tracker) -> Optional[str]:

@@ -342,3 +342,48 @@ def test_button_payloads_and_external_events_are_not_scored():
     assert c.triage["message_frustration"] == 0 and c.rule == "customer_asks_for_human"
     c2 = Conversation()
     assert c2.say("EXTERNAL: reminder", "reminder_due") == []
+
+
+# --- re-evaluating after an action (for actions whose outcome the rules look at) ------------------
+
+
+def _refusal_events(conversation: Conversation, reason: str = "no_match") -> list:
+    failures = int(float(conversation.slots.get("kb_failed_count") or 0)) + 1
+    return [
+        {"event": "slot", "name": "kb_last_refused", "value": True},
+        {"event": "slot", "name": "kb_failed_count", "value": failures},
+        {"event": "slot", "name": "kb_last_retrieval", "value": {"refused": True, "reason": reason}},
+    ]
+
+
+def test_escalation_after_the_second_knowledge_refusal_in_the_same_turn():
+    from actions.triage import escalation_after_action
+
+    c = Conversation()
+    c.say("do you sell gift wrapping for corporate orders", "ask_question")
+    assert escalation_after_action(c.tracker(), _refusal_events(c)) == []
+    c.knowledge_refused().listen()
+    c.say("can I pay with crypto", "ask_question")
+    assert c.rule is None
+    events = escalation_after_action(c.tracker(), _refusal_events(c))
+    assert [(e["name"], e["value"]) for e in events][0] == ("escalation_rule", "repeated_failures")
+
+
+def test_escalation_after_a_refusal_to_make_an_exception():
+    from actions.triage import escalation_after_action
+
+    c = Conversation()
+    c.say("can I get a refund on a sale item after 60 days", "ask_question")
+    events = escalation_after_action(c.tracker(), _refusal_events(c, reason="exception"))
+    assert events and events[0]["value"] == "refund_or_policy_exception"
+
+
+def test_no_re_evaluation_for_an_old_message_or_while_escalating():
+    from actions.triage import escalation_after_action
+
+    c = Conversation()
+    c.say("I want a person", "request_human")
+    assert escalation_after_action(c.tracker(), _refusal_events(c)) == []  # already escalating
+    c2 = Conversation()
+    c2.user("hello", "greet")  # not triaged: the triage slot belongs to no message
+    assert escalation_after_action(c2.tracker(), _refusal_events(c2)) == []
