@@ -129,9 +129,10 @@ def test_links_are_clickable_and_another_customer_starts_fresh(page: Page, stack
     assert link.get_attribute("target") == "_blank" and "noopener" in (link.get_attribute("rel") or "")
     screenshot(page, "chat_knowledge_links")
     # A different signed-in customer on the same browser does not see this conversation.
-    page.goto(f"{stack.config.backend_url}/?customer=C0001")
-    expect(page.locator(".bc-chat-panel")).to_be_visible()
+    first_session = page.evaluate("window.BrightcartChat.sessionId")
+    open_chat(page, f"{stack.config.backend_url}/?customer=C0001")
     expect(page.locator(".bc-msg--user")).to_have_count(0)
+    assert page.evaluate("window.BrightcartChat.sessionId") != first_session
 
 
 def test_connection_drop_and_recovery_notices(page: Page, stack) -> None:

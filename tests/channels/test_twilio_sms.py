@@ -111,3 +111,18 @@ def test_card_numbers_never_reach_the_tracker(sms, twilio, stack):
     assert "card number" in reply.lower()
     stored = json.dumps(tracker(stack.config.rasa_url, sender)["events"])
     assert "4111 1111 1111 1111" not in stored and "[card ending 1111]" in stored
+
+
+def test_messages_sent_later_through_rasas_api_go_out_by_sms(sms, twilio, stack):
+    """An agent's reply or a follow-up sent with output_channel=latest reaches the phone."""
+    sender = unknown_phone()
+    text(sms, twilio, sender, "hello")
+    before = len(twilio.messages_to(sender))
+    request = urllib.request.Request(
+        f"{stack.config.rasa_url}/conversations/{sender}/execute?output_channel=latest",
+        data=json.dumps({"name": "utter_anything_else"}).encode(), headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:
+        assert response.status == 200
+    sent = twilio.wait_for_messages(sender, 1, since=before)
+    assert "anything else" in sent[0].body.lower()
