@@ -320,10 +320,11 @@ class TwilioSmsInput(InputChannel):
         tracker = await agent.tracker_store.retrieve(sender) if agent is not None else None
         payload = sms_format.choice_payload(body, last_buttons(tracker))
         text, redacted = (payload, 0) if payload else redact_card_numbers(body)
+        metadata: Dict[str, Any] = {"phone": sender, "channel": "sms"}
+        if redacted:
+            metadata["card_number_removed"] = True
         collector = SmsReplyCollector()
-        await on_new_message(
-            UserMessage(text, collector, sender, input_channel=self.name(), metadata={"phone": sender, "channel": "sms"})
-        )
+        await on_new_message(UserMessage(text, collector, sender, input_channel=self.name(), metadata=metadata))
         messages = [{"text": CARD_WARNING}] if redacted else []
         messages += [
             {"text": m.get("text"), "buttons": m.get("buttons") or m.get("quick_replies"), "image": m.get("image")}

@@ -56,7 +56,7 @@ DEFAULT_TEXTS = {
     "transfer": "I'm connecting you with a person from our support team now.",
     "no_support_line": "Our support team will call you back as soon as possible. Goodbye.",
     "dial_failed": "Sorry, nobody from our team could take the call right now. Your request is recorded and we'll call you back. Goodbye.",
-    "error": "Sorry, something went wrong on our side. Please try again later.",
+    "card_warning": "For your security, please don't read out card numbers on this call. I didn't keep it.",
 }
 
 
@@ -212,13 +212,18 @@ class TwilioVoiceInput(InputChannel):
     # --- talking to Rasa -----------------------------------------------------------------------
 
     async def _turn(self, on_new_message: Callable[[UserMessage], Awaitable[Any]], agent: Any, call_sid: str,
-                    phone: Optional[str], text: str) -> Tuple[List[Dict[str, Any]], Any]:
+                    phone: Optional[str], text: str, redacted: bool = False) -> Tuple[List[Dict[str, Any]], Any]:
         collector = VoiceReplyCollector()
         metadata: Dict[str, Any] = {"channel": "voice", "call_sid": call_sid}
         if phone:
             metadata["phone"] = phone
+        if redacted:
+            metadata["card_number_removed"] = True
         await on_new_message(UserMessage(text, collector, call_sid, input_channel=self.name(), metadata=metadata))
-        return list(collector.messages), await self._tracker(agent, call_sid)
+        messages = list(collector.messages)
+        if redacted:
+            messages.insert(0, {"text": self.texts["card_warning"]})
+        return messages, await self._tracker(agent, call_sid)
 
     @staticmethod
     async def _tracker(agent: Any, call_sid: str) -> Any:
@@ -291,8 +296,8 @@ class TwilioVoiceInput(InputChannel):
                     return await self._hand_over(on_new_message, agent, call_sid, phone, [], tracker)
                 return self._listen(last_prompt(tracker), prefix=[self.texts["no_match_option"]], no_match=no_match + 1)
 
-            text = choice or redact_card_numbers(speech)[0]
-            messages, tracker = await self._turn(on_new_message, agent, call_sid, phone, text)
+            text, redacted = (choice, 0) if choice else redact_card_numbers(speech)
+            messages, tracker = await self._turn(on_new_message, agent, call_sid, phone, text, bool(redacted))
             if is_handed_off(tracker):
                 return self._transfer(messages)
             if not_understood(tracker):

@@ -165,3 +165,12 @@ def test_an_escalation_rule_firing_ends_in_dial(voice, stack):
     assert transfer.find("Dial") is not None, said(transfer)
     state = tracker(stack, call.sid)
     assert state["slots"].get("handoff_ticket_id") and state["paused"] is True
+
+
+def test_a_spoken_card_number_is_not_stored(voice, stack):
+    call = Call(voice)
+    call.answer()
+    reply = call.respond(speech="my card number is 4111 1111 1111 1111")
+    assert "card numbers" in said(reply)
+    stored = json.dumps(tracker(stack, call.sid)["events"])
+    assert "4111 1111 1111 1111" not in stored and "[card ending 1111]" in stored
