@@ -189,3 +189,35 @@ def test_slack_down_then_up_delivers_every_queued_handoff_exactly_once_in_order(
     for chat in customers:
         wait_for(lambda: DELIVERED_LATE_TEXT in bot_texts(rasa_tracker(slack_stack, chat.sender)), message="the late notice")
         assert DELIVERED_LATE_TEXT in chat.say("ok")
+
+
+def test_a_web_widget_customer_gets_the_agent_reply_pushed_live(slack_stack, stack_slack, agent):
+    """socketio: Rasa pushes the agent's message through the customer's open socket."""
+    import subprocess
+    import uuid
+    from pathlib import Path
+
+    from tests.conftest import ROOT
+
+    stack_slack.set_mode("ok")
+    session = f"widget-{uuid.uuid4().hex[:10]}"
+    answer = f"Hi from Alex, a person, on the web widget ({session[-4:]})."
+    probe = subprocess.Popen(
+        [str(ROOT / ".venv-rasa" / "bin" / "python"), str(Path(__file__).with_name("socketio_probe.py")),
+         slack_stack.config.rasa_url, session, "I want to talk to a human please", answer],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        assert probe.stdout.readline().strip() == "READY", probe.stderr.read()[-2000:]
+        post = wait_for(lambda: case_message(stack_slack, session), message="the widget case in Slack")
+        assert "socketio" in block_text(post)
+        assert agent.agent_reply(CHANNEL, post["ts"], answer).status == 200
+        out, err = probe.communicate(timeout=120)
+    finally:
+        if probe.poll() is None:
+            probe.kill()
+    received = json.loads(out.strip().splitlines()[-1])
+    texts = [m.get("text") for m in received]
+    assert any(HANDOFF_STARTED in (t or "") for t in texts)
+    assert answer in texts, (texts, err[-2000:])
+    assert probe.returncode == 0
