@@ -466,6 +466,12 @@ class SlackOutbox:
 
         With ``until_id``, stops once that item is final (used by the handoff to know at once
         whether its case reached Slack)."""
+        if not slack_client.settings().configured:
+            # no bot token: never call Slack (tests and `make run` without Slack); items wait
+            if self.connected is not False:
+                logger.warning("SLACK_BOT_TOKEN is not set: handoffs are queued in %s until it is", self.store.path)
+                self.connected = False
+            return 30.0
         async with self._lock:
             while True:
                 if until_id is not None:
