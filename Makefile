@@ -9,6 +9,10 @@ APP_PY := $(APP_VENV)/bin/python
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
+# endpoints.yml reads these; defaults for Rasa commands run outside `make run` (shell, test, ...)
+export ACTION_SERVER_URL ?= http://127.0.0.1:5055/webhook
+export RASA_TRACKER_DB ?= var/rasa_tracker.db
+export RASA_EVENTS_DB ?= var/rasa_events.db
 
 .PHONY: run test envs train ingest locks bench validate shell clean chromium widget
 

@@ -2,6 +2,7 @@
 (tests/stories/) are predicted exactly by the trained model."""
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 
@@ -11,8 +12,17 @@ RASA = str(ROOT / ".venv-rasa" / "bin" / "rasa")
 
 
 def run_rasa(*args: str, timeout: int = 900) -> subprocess.CompletedProcess:
-    return subprocess.run([RASA, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout,
-                          env={**__import__("os").environ, "PYTHONPATH": str(ROOT)})
+    # endpoints.yml names its stores through environment variables: point them at throwaway paths
+    scratch = REPORTS / "rasa_scratch"
+    scratch.mkdir(parents=True, exist_ok=True)
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "ACTION_SERVER_URL": os.environ.get("ACTION_SERVER_URL", "http://127.0.0.1:5055/webhook"),
+        "RASA_TRACKER_DB": str(scratch / "tracker.db"),
+        "RASA_EVENTS_DB": str(scratch / "events.db"),
+    }
+    return subprocess.run([RASA, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=env)
 
 
 def responses_used_by_code() -> set:
