@@ -448,6 +448,7 @@ class SlackOutbox:
         assert self._wake is not None
         logger.info("slack outbox delivering from %s", self.store.path)
         while True:
+            self._wake.clear()  # before delivering: a wake-up during delivery is not lost
             try:
                 wait = await self.deliver_due()
             except asyncio.CancelledError:
@@ -455,7 +456,6 @@ class SlackOutbox:
             except Exception:
                 logger.exception("slack outbox loop failed; retrying")
                 wait = 5.0
-            self._wake.clear()
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=min(wait if wait is not None else 30.0, 30.0))
             except asyncio.TimeoutError:
@@ -499,6 +499,12 @@ class SlackOutbox:
     def _backoff(self, attempts: int) -> float:
         return min(self.max_backoff, 0.5 * (2 ** max(0, attempts - 1)))
 
+    @staticmethod
+    def _uncertain_delay() -> float:
+        """Before reading back an uncertain post, give a request still in flight at Slack time to
+        land (twice the client timeout); reading back too early would miss it and post twice."""
+        return 2 * slack_client.settings().timeout
+
     async def _deliver(self, item: Dict[str, Any]) -> str:
         cfg = slack_client.settings()
         client = slack_client.get_slack()
@@ -513,6 +519,10 @@ class SlackOutbox:
                     logger.info("outbox %s was already in Slack (ts %s): not posting it again", item["id"], found)
                     return "sent"
             ts = await self._call(client, item, target, plain=False)
+        except asyncio.CancelledError:
+            # interrupted mid-call (a flush gave up, the server stops): it may have been posted
+            self.store.mark_retry(item["id"], "uncertain", "interrupted", self._uncertain_delay())
+            raise
         except _ParentFailed as parent:
             self.store.mark_dead(item["id"], f"parent case message failed: {parent}")
             return "dead"
@@ -595,6 +605,8 @@ class SlackOutbox:
         self.connected = False
         delay = slack_client.retry_after(error) or self._backoff(item["attempts"])
         status = "uncertain" if (kind == slack_client.UNCERTAIN or item["previous_status"] == "uncertain") else "pending"
+        if kind == slack_client.UNCERTAIN:
+            delay = max(delay, self._uncertain_delay())
         level = logging.ERROR if code in slack_client.CONFIG_ERRORS else logging.WARNING
         logger.log(level, "outbox %s (%s) not delivered (%s, %s); retry in %.1fs", item["id"], item["kind"], code, kind, delay)
         self.store.mark_retry(item["id"], status, code, delay)

@@ -205,3 +205,33 @@ def test_the_background_loop_delivers_when_woken(slack_env):
 
     asyncio.run(go())
     assert len(slack_env.case_messages()) == 1
+
+
+def test_a_slow_slack_that_still_posts_after_the_timeout_is_not_posted_twice(slack_env):
+    # SLACK_TIMEOUT is 2 s here: the call times out, Slack stores the message at 3 s anyway
+    store = outbox.get_store()
+    box = outbox.get_outbox()
+    slack_env.slow_seconds = 3
+    slack_env.set_mode("slow")
+    case_id, item_id = new_case(store, 1)
+    deliver(box, rounds=1)
+    assert store.item(item_id)["status"] == "uncertain"
+    slack_env.set_mode("ok")
+    time.sleep(2)  # the slow request lands meanwhile
+    deliver(box, rounds=60)
+    assert len(slack_env.case_messages()) == 1
+    assert store.get_case(case_id)["slack_ts"] == slack_env.case_messages()[0]["ts"]
+
+
+def test_a_flush_that_gives_up_leaves_the_item_uncertain_not_stuck(slack_env):
+    store = outbox.get_store()
+    box = outbox.get_outbox()
+    slack_env.slow_seconds = 1.5
+    slack_env.set_mode("slow")
+    _, item_id = new_case(store, 1)
+    status = asyncio.run(box.flush(item_id, timeout=0.5))
+    assert status == "uncertain"
+    slack_env.set_mode("ok")
+    time.sleep(1.5)
+    deliver(box, rounds=60)
+    assert len(slack_env.case_messages()) == 1

@@ -8,6 +8,7 @@
     emulator.set_mode("error")                      # HTTP 503, nothing stored
     emulator.set_mode("drop")                       # message stored, connection dropped before answering
     emulator.set_mode("ratelimited")                # HTTP 429 + Retry-After: 1
+    emulator.set_mode("slow")                       # answers after emulator.slow_seconds (the call still lands)
     emulator.set_mode("ok")
 
 Implemented: auth.test, chat.postMessage (blocks, thread_ts, metadata), chat.update,
@@ -53,6 +54,7 @@ class SlackEmulator:
         self.port = port
         self.bot_user_id = bot_user_id
         self.mode = "ok"
+        self.slow_seconds = 10.0
         self.calls: List[Call] = []
         self.messages: Dict[str, List[Dict[str, Any]]] = {}  # channel -> messages (thread replies included)
         self._lock = threading.RLock()
@@ -162,7 +164,7 @@ class SlackEmulator:
             self._record(method, params, 429, None)
             return self._send(request, 429, json.dumps({"ok": False, "error": "ratelimited"}).encode(), extra={"Retry-After": "1"})
         if mode == "slow":
-            time.sleep(10)
+            time.sleep(self.slow_seconds)  # then handled normally: the caller may have given up
         auth = request.headers.get("Authorization") or ""
         token = auth[7:] if auth.startswith("Bearer ") else params.get("token")
         if self.token and token != self.token:
