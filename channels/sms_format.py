@@ -36,6 +36,8 @@ DEFAULT_STOP_TEXT = (
 )
 DEFAULT_START_TEXT = "You're subscribed to Brightcart support texts again. How can we help? Reply HELP for help, STOP to stop."
 
+NO_TEXT_REPLY = "Sorry, I can only read text messages. Could you describe it in words?"
+
 _SENTENCE_END_RE = re.compile(r"(?<=[.!?:;])(\s+)")
 _CHOICE_RE = re.compile(r"^(?:#|no\.?\s*|number\s+|option\s+|choice\s+)?(\d{1,2})[.)]?$", re.IGNORECASE)
 

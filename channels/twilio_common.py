@@ -20,7 +20,8 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional
+from typing import Any, List, Mapping, Optional
+from urllib.parse import parse_qs
 
 from twilio.request_validator import RequestValidator
 
@@ -106,10 +107,26 @@ def signature_is_valid(auth_token: Optional[str], url: str, params: Any, signatu
     return RequestValidator(auth_token).validate(url, params or {}, signature)
 
 
+class FormParams(dict):
+    """POST parameters as Twilio signed them: every value, blank ones included ("Body=" of a
+    picture message). Sanic's ``request.form`` drops blank values, which would break the check."""
+
+    def getlist(self, name: str) -> List[str]:
+        return list(self.get(name, []))
+
+
+def signed_params(request: Any) -> FormParams:
+    raw = request.body.decode("utf-8", errors="replace") if getattr(request, "body", None) else ""
+    if raw:
+        return FormParams(parse_qs(raw, keep_blank_values=True))
+    form = getattr(request, "form", None) or {}
+    return FormParams({k: (form.getlist(k) if hasattr(form, "getlist") else [form[k]]) for k in form})
+
+
 def verify_request(request: Any, settings: TwilioSettings) -> bool:
     """Check a webhook request's X-Twilio-Signature against the public URL and its form body."""
     url = request_url_of(request, settings.public_url)
-    valid = signature_is_valid(settings.auth_token, url, request.form, request.headers.get(SIGNATURE_HEADER))
+    valid = signature_is_valid(settings.auth_token, url, signed_params(request), request.headers.get(SIGNATURE_HEADER))
     if not valid:
         reason = "no TWILIO_AUTH_TOKEN configured" if not settings.auth_token else (
             "no signature" if not request.headers.get(SIGNATURE_HEADER) else "signature mismatch")

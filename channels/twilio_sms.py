@@ -316,6 +316,9 @@ class TwilioSmsInput(InputChannel):
         if keyword in sms_format.HELP_KEYWORDS:
             await self.messenger.send(sender, self.help_text)
             return
+        if not body.strip():  # a picture or an empty message: nothing the assistant can read
+            await send_reply(self.messenger, self.opt_outs, sender, [{"text": sms_format.NO_TEXT_REPLY}], self.part_chars)
+            return
 
         tracker = await agent.tracker_store.retrieve(sender) if agent is not None else None
         payload = sms_format.choice_payload(body, last_buttons(tracker))

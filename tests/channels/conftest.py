@@ -19,7 +19,7 @@ from tests.support.twilio_emulator import TwilioEmulator, signed_post
 ACCOUNT_SID = "AC" + "0" * 24 + "7e57c0de"
 AUTH_TOKEN = "test-auth-token-" + uuid.uuid4().hex[:12]
 TWILIO_NUMBER = "+15550000000"
-SUPPORT_NUMBER = "+15550009999"
+SUPPORT_NUMBER = "+15555550100"  # the support line actions/config.py also defaults to
 JANE_PHONE = "+15555550101"  # demo customer C0001 Jane Doe
 OMAR_PHONE = "+15555550102"  # demo customer C0002 Omar Haddad
 

@@ -1,6 +1,7 @@
 """X-Twilio-Signature checking: the URL Twilio signed, rebuilt behind proxies, and the HMAC."""
 from __future__ import annotations
 
+import urllib.parse
 from types import SimpleNamespace
 
 from twilio.request_validator import RequestValidator
@@ -88,3 +89,14 @@ def test_settings_fall_back_to_environment(monkeypatch):
     assert loaded.api_url == "http://127.0.0.1:9999" and loaded.public_url is None
     monkeypatch.delenv("TWILIO_API_URL")
     assert TwilioSettings.from_credentials(None).api_url == "https://api.twilio.com"
+
+
+def test_blank_parameters_count_as_twilio_signed_them():
+    """A picture message has "Body=" — a blank value that is part of the signed string."""
+    url = "http://127.0.0.1:5005/webhooks/twilio_sms/webhook"
+    params = {"From": "+15555550101", "Body": "", "NumMedia": "1"}
+    body = urllib.parse.urlencode(params).encode()
+    request = SimpleNamespace(headers={"host": "127.0.0.1:5005", "X-Twilio-Signature": sign(url, params)},
+                              path="/webhooks/twilio_sms/webhook", query_string="", scheme="http", host="127.0.0.1:5005",
+                              body=body, form={"From": ["+15555550101"], "NumMedia": ["1"]})
+    assert verify_request(request, settings())

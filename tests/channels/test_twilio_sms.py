@@ -126,3 +126,10 @@ def test_messages_sent_later_through_rasas_api_go_out_by_sms(sms, twilio, stack)
         assert response.status == 200
     sent = twilio.wait_for_messages(sender, 1, since=before)
     assert "anything else" in sent[0].body.lower()
+
+
+def test_a_picture_without_text_gets_a_polite_answer(sms, twilio):
+    sender = unknown_phone()
+    params = {**inbound(sender, ""), "NumMedia": "1", "MediaUrl0": "https://api.twilio.com/media/ME1"}
+    assert sms.post("webhook", params)[0] == 200
+    assert "only read text" in twilio.wait_for_messages(sender, 1)[0].body
