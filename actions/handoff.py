@@ -398,11 +398,15 @@ class ActionHandoffToHuman(Action):
             _spawn(self._finish_draft(store, case_id, draft_task))
 
         outbox = get_outbox()
-        status = await outbox.flush(item_id, timeout=slack_client.settings().timeout + 1.0) if slack_client.settings().configured else "pending"
-        if status != "sent":
+        slack_on = slack_client.settings().configured
+        status = await outbox.flush(item_id, timeout=slack_client.settings().timeout + 1.0) if slack_on else "pending"
+        if status != "sent" and slack_on:
             store.update_case(case_id, customer_told="queued")
             status = (store.item(item_id) or {}).get("status", status)
-        told = "live" if status == "sent" else "queued"
+        # Without Slack configured (no bot token) the backend ticket is how the team gets the case:
+        # with a ticket the customer is told a person will take over. With Slack configured but
+        # unreachable the customer is told the case is saved and not with the team yet.
+        told = "live" if status == "sent" or (not slack_on and ticket_id) else "queued"
         store.update_case(case_id, customer_told=told)
         outbox.wake()
         logger.info("handoff %s for %s (rule %s): Slack %s", case_id, tracker.sender_id, rule["rule"], status)

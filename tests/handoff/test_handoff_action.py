@@ -224,14 +224,33 @@ def test_handoff_in_a_form_closes_the_form(world):
     assert events[-1]["event"] == "pause"
 
 
-def test_no_bot_token_means_no_call_to_slack(world, monkeypatch):
+def test_without_slack_configured_the_ticket_is_the_handoff_and_slack_is_never_called(world, monkeypatch):
     from actions import slack_client
 
     monkeypatch.setenv("SLACK_BOT_TOKEN", "")
     slack_client.reset()
-    messages, events = run_handoff(angry_customer())
-    assert messages[0]["response"] == "utter_handoff_queued"
+    c = angry_customer()
+    messages, events = run_handoff(c)
+    assert messages[0]["response"] == "utter_handoff_started" and messages[1]["text"] == "Your reference is T-10001."
+    assert events[-1]["event"] == "pause"
+    assert asyncio.run(outbox.get_outbox().deliver_due()) == 30.0  # waits for a token, calls nothing
     assert world.slack.calls == []
+    assert outbox.get_store().outbox_items()[0]["status"] == "pending"  # delivered once Slack is configured
+
+
+def test_without_slack_and_without_a_ticket_the_customer_hears_it_is_queued(world, monkeypatch):
+    from actions import slack_client
+    from actions.backend_client import BackendUnavailable
+
+    async def down(**fields):
+        raise BackendUnavailable("backend down")
+
+    monkeypatch.setattr(world.backend, "create_ticket", down)
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "")
+    slack_client.reset()
+    messages, _ = run_handoff(angry_customer())
+    assert messages[0]["response"] == "utter_handoff_queued"
+    assert messages[1]["text"].startswith("Your reference is H-")
 
 
 def test_similarity():
