@@ -15,7 +15,7 @@ from tests.conftest import RestChat
 from tests.handoff.conftest import CHANNEL, action_ids, block_text, rasa_tracker, wait_for
 from tests.support.slack_emulator import SlackEmulator, SlackSigner
 
-pytestmark = pytest.mark.timeout(900)
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
 HANDOFF_STARTED = "I'm bringing in a person from our support team"
 HANDOFF_QUEUED = "I can't reach their live queue at this moment"
