@@ -28,6 +28,12 @@ def backend_url(tmp_path_factory) -> Iterator[str]:
         service.stop()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def scratch_var_dir(tmp_path_factory) -> None:
+    """Stores the actions keep (handoff cases, outbox) go to a throwaway folder, not var/."""
+    os.environ["VAR_DIR"] = str(tmp_path_factory.mktemp("actions-var"))
+
+
 @pytest.fixture(autouse=True)
 def client_for(backend_url: str, monkeypatch) -> None:
     """Point the actions' shared backend client at the test backend."""

@@ -105,7 +105,10 @@ async def test_service_status_reports_known_incident():
 
 
 async def test_handoff_creates_ticket_and_pauses():
-    tracker = make_tracker(JANE, intent="legal_request", text="I want all the data you hold on me, GDPR request")
+    import uuid
+
+    tracker = make_tracker(JANE, intent="legal_request", text="I want all the data you hold on me, GDPR request",
+                           sender_id=f"action-test-{uuid.uuid4().hex[:8]}")
     dispatcher, events = await run(handoff.ActionHandoffToHuman(), tracker)
     assert any(e.get("event") == "pause" for e in events)
     assert slot_events(events)["handoff_ticket_id"].startswith("T-")
