@@ -351,6 +351,7 @@ class Turn:
     failed: bool = False  # not understood, or answered with a knowledge refusal
     kb_refusal_reason: Optional[str] = None
     backend_errors: int = 0
+    subject: Optional[str] = None  # the order the message is about, if it names one
 
 
 @dataclass
@@ -383,7 +384,8 @@ def conversation_state(events: Sequence[Dict[str, Any]]) -> ConversationState:
         kind = event.get("event")
         if kind == "user":
             intent = _user_intent(event)
-            turns.append(Turn(text=event.get("text") or "", intent=intent, failed=intent == NLU_FALLBACK))
+            turns.append(Turn(text=event.get("text") or "", intent=intent, failed=intent == NLU_FALLBACK,
+                              subject=_subject((event.get("parse_data") or {}).get("entities"))))
         elif not turns:
             continue
         elif kind == "slot" and event.get("name") == "kb_last_refused" and event.get("value") is True:
@@ -397,6 +399,23 @@ def conversation_state(events: Sequence[Dict[str, Any]]) -> ConversationState:
     if not turns:
         turns.append(Turn(text="", intent=None))
     return ConversationState(turns=turns, backend_errors=backend_errors)
+
+
+def _subject(entities: Any) -> Optional[str]:
+    for entity in entities or []:
+        if isinstance(entity, dict) and entity.get("entity") == "order_id" and entity.get("value"):
+            return re.sub(r"[^0-9]", "", str(entity["value"])) or None
+    return None
+
+
+def same_issue_count(state: ConversationState, intent: Optional[str]) -> int:
+    """How often the customer raised this issue: same intent, and the same order when both name
+    one (three different orders' status is routine; the same order three times is not)."""
+    if not intent or intent in GENERIC_INTENTS:
+        return 0
+    subject = state.current.subject
+    return sum(1 for turn in state.turns
+               if turn.intent == intent and (subject is None or turn.subject is None or turn.subject == subject))
 
 
 def _similar(a: str, b: str) -> bool:
@@ -431,10 +450,10 @@ def triage(tracker: Tracker, rules: Optional[escalation.RuleSet] = None) -> Tria
     signals = list(assessment.signals)
 
     # the conversation adds what one message cannot show: the same complaint raised again
-    same_issue = 0
-    if intent and intent not in GENERIC_INTENTS:
-        same_issue = sum(1 for turn in state.turns if turn.intent == intent)
-    repeated_text = any(_similar(text, turn.text) for turn in state.previous if not turn.text.startswith("/"))
+    same_issue = same_issue_count(state, intent)
+    subject = state.current.subject
+    repeated_text = any(_similar(text, turn.text) for turn in state.previous
+                        if not turn.text.startswith("/") and (subject is None or turn.subject in (None, subject)))
     repeat_points = 0.0
     if intent in COMPLAINT_INTENTS and same_issue >= 3:
         repeat_points = 0.3
@@ -524,7 +543,7 @@ def state_facts(tracker: Tracker, state: ConversationState, intent: Optional[str
             break
         consecutive_fallbacks += 1
     refusal_turn = state.current if after_action else (state.previous[-1] if state.previous else None)
-    same_issue = sum(1 for turn in state.turns if turn.intent == intent) if intent and intent not in GENERIC_INTENTS else 0
+    same_issue = same_issue_count(state, intent)
     return {
         "verified": bool(tracker.get_slot("verified")),
         "kb_failed_count": _number(tracker.get_slot("kb_failed_count")),

@@ -130,6 +130,9 @@ def backend_down(c: Conversation):
     c.say("where is my order BC-100234", "order_status", ORDER)
     c.bot("Sorry, I can't reach our order system right now.", utter_action="utter_backend_down", action="action_order_status").listen()
     c.say("can you try again to check the status of BC-100234", "order_status", ORDER)
+    assert c.rule is None  # one outage: the retry may work (tests/e2e/test_order_status_flow.py)
+    c.bot("Sorry, I can't reach our order system right now.", utter_action="utter_backend_down", action="action_order_status").listen()
+    c.say("please check BC-100234 again", "order_status", ORDER)
 
 
 def identity_not_possible(c: Conversation):
@@ -194,6 +197,10 @@ ROUTINE = [
     [("Is my order shipped yet? I really need it for my son's birthday on Saturday!", "order_status")],
     [("are you a bot?", "bot_challenge"), ("ok cool", "affirm")],
     [("hi", "greet"), ("i got the wrong size, can I exchange it?", "damaged_or_wrong_item")],
+    [("where is order BC-100234", "order_status", [{"entity": "order_id", "value": "BC-100234"}]),
+     ("and BC-100235?", "order_status", [{"entity": "order_id", "value": "BC-100235"}]),
+     ("and BC-100236", "order_status", [{"entity": "order_id", "value": "BC-100236"}]),
+     ("what about BC-100237", "order_status", [{"entity": "order_id", "value": "BC-100237"}])],
 ]
 
 
@@ -201,10 +208,11 @@ ROUTINE = [
 @pytest.mark.parametrize("tier", ["standard", "vip"])
 def test_no_rule_fires_on_routine_messages(turns, tier):
     conversation = Conversation(slots={"customer_tier": tier})
-    for text, intent in turns:
-        conversation.say(text, intent)
+    for text, intent, *entities in turns:
+        conversation.say(text, intent, entities[0] if entities else None)
         assert conversation.rule is None, (text, conversation.triage)
         assert conversation.triage["risk_class"] == "low", (text, conversation.triage)
+        assert conversation.triage["frustration"] < 0.3, (text, conversation.triage)
         conversation.bot("ok", action="utter_ok").listen()
 
 
