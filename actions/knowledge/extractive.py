@@ -22,8 +22,11 @@ MAX_SENTENCES = 3
 MIN_WORDS = 4
 # A follow-up sentence must score at least this fraction of the best one to be included.
 FOLLOW_UP_RATIO = 0.8
-# How many of the top chunks may contribute sentences.
+# How many of the top chunks may contribute sentences, and how far below the relevance threshold
+# a runner-up chunk may be: the best *sentence* is often in the second chunk (a price table row,
+# "we don't offer annual billing") even when another section of the same topic ranks first.
 SOURCE_CHUNKS = 3
+SOURCE_MIN_FRACTION = 0.75
 _CACHE_SIZE = 2048
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
@@ -103,7 +106,10 @@ def _context_text(chunk: RetrievedChunk, sentence: str) -> str:
 
 def extract(result: RetrievalResult, max_sentences: int = MAX_SENTENCES) -> Extract:
     """Pick the sentences to quote. Blocking (may embed): run off the event loop."""
-    chunks = [c for c in result.chunks[:SOURCE_CHUNKS] if c.score >= result.threshold]
+    if not result.relevant:
+        return Extract([])
+    floor = result.threshold * SOURCE_MIN_FRACTION
+    chunks = [c for c in result.chunks[:SOURCE_CHUNKS] if c.score >= floor]
     if not chunks:
         return Extract([])
     query = np.asarray(result.query_vector, dtype=np.float32)
