@@ -6,6 +6,7 @@ Public API (used by other actions, the audit trail and the tests):
 - ``answer_question(question, audience="public") -> KnowledgeAnswer`` (async)
 - ``draft_reply(question, audience="internal") -> KnowledgeAnswer`` (async, for agents)
 - ``index_version() -> str``: version of the ingested index
+- ``warm_up()`` (async): preload model, store and BM25 at server start-up
 - ``ActionAnswerFromKnowledge``: the rasa-sdk action ``action_answer_from_knowledge``
 
 Modules: documents (load files) -> chunking -> embeddings -> store -> ingest (CLI);
@@ -13,7 +14,7 @@ lexical + retrieval (hybrid search) -> guards + extractive/llm -> answer -> acti
 evaluate (CLI metrics).
 """
 from .action import ActionAnswerFromKnowledge
-from .answer import KnowledgeAnswer, answer_question, draft_reply
+from .answer import KnowledgeAnswer, answer_question, draft_reply, warm_up
 from .manifest import index_version
 
 __all__ = [
@@ -22,4 +23,5 @@ __all__ = [
     "answer_question",
     "draft_reply",
     "index_version",
+    "warm_up",
 ]

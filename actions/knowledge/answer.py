@@ -141,6 +141,12 @@ async def answer_question(question: str, audience: str = PUBLIC) -> KnowledgeAns
     return _answer(extracted.text, extracted.chunks(), result, "extractive")
 
 
+async def warm_up() -> None:
+    """Load the model, open the store and build BM25 now (a few seconds), so the first customer
+    question does not pay for it. Call once at action-server start-up; safe to call again."""
+    await asyncio.to_thread(get_retriever().warm_up)
+
+
 async def draft_reply(question: str, audience: str = INTERNAL) -> KnowledgeAnswer:
     """A draft for a human agent: may use internal playbooks as well as public articles."""
     return await answer_question(question, audience=audience)

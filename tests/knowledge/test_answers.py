@@ -92,3 +92,11 @@ async def test_agent_drafts_may_use_internal_playbooks() -> None:
 async def test_empty_question_is_refused() -> None:
     answer = await answer_question("   ")
     assert answer.refused and answer.refusal_reason == "empty_question"
+
+
+async def test_warm_up_is_idempotent() -> None:
+    from actions.knowledge import warm_up
+
+    await warm_up()
+    await warm_up()
+    assert not (await answer_question("do you ship to canada?")).refused
