@@ -19,8 +19,24 @@ def attach(app: Sanic) -> None:
     from actions import slack_events
 
     slack_events.attach(app)  # POST /slack/events, /slack/interactivity; the Slack outbox loop
-    # Nothing besides rasa-sdk's /webhook, /actions and /health yet.
-    return None
+    app.register_listener(_warm_up_knowledge, "after_server_start")
+
+
+async def _warm_up_knowledge(app: Sanic) -> None:
+    """Load the embedding model and the index in the background right after start-up, so the
+    first customer question does not wait for them (the server answers health checks meanwhile)."""
+    import logging
+
+    from actions.knowledge import answer
+
+    async def warm() -> None:
+        try:
+            await answer.warm_up()
+            logging.getLogger(__name__).info("knowledge retriever warmed up")
+        except Exception:  # the knowledge action reports its own errors per question
+            logging.getLogger(__name__).exception("knowledge warm-up failed; questions will retry")
+
+    app.add_task(warm())
 
 
 def _load_escalation_rules() -> None:
