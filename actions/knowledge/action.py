@@ -73,9 +73,14 @@ class ActionAnswerFromKnowledge(Action):
         failures = _previous_failures(tracker) + 1 if answer.refused else 0
         logger.info("knowledge turn: refused=%s reason=%s top=%s", answer.refused,
                     answer.refusal_reason, answer.retrieved[:1])
-        return [
+        events: list[EventType] = [
             SlotSet(SLOT_REFUSED, answer.refused),
             SlotSet(SLOT_FAILED, failures),
             SlotSet(SLOT_CITATIONS, answer.citations),
             SlotSet(SLOT_RETRIEVAL, retrieval_facts(question, answer)),
         ]
+        # A second refusal in a row is an escalation rule: decide it now, so the person is
+        # brought in this turn rather than after the customer's next message.
+        from actions.triage import escalation_after_action
+
+        return events + escalation_after_action(tracker, events)
