@@ -28,6 +28,17 @@ logger = logging.getLogger(__name__)
 
 LOCK_KEY = 0x6175646974  # "audit", the PostgreSQL advisory lock id
 STATE_TTL_SECONDS = 24 * 3600
+# RabbitMQ: fingerprints of each conversation's last events kept in its state, to skip redeliveries
+REMEMBERED_EVENTS = 256
+
+
+async def _stopped(stop: asyncio.Event, seconds: float) -> bool:
+    """Wait up to ``seconds``; True if ``stop`` was set meanwhile."""
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    except asyncio.TimeoutError:
+        return False
+    return True
 
 
 class LeaderLock:
@@ -82,6 +93,8 @@ class AuditConsumer:
         )
         self.lock = LeaderLock(self.settings.db_url)
         self.recorded = 0
+        self.skipped_redeliveries = 0
+        self.rabbit_source: Optional[RabbitSource] = None
         self.on_records: List[Any] = []  # callbacks(records), e.g. Prometheus counters
 
     # -- SQL broker -------------------------------------------------------------------------
@@ -128,7 +141,7 @@ class AuditConsumer:
             except Exception:  # noqa: BLE001 - keep consuming after a transient database error
                 logger.exception("audit: reading or writing failed; retrying")
                 read = 0
-                await asyncio.sleep(2)
+                await self._recover(stop)  # the events fed but not committed are read again
             if read < self.settings.batch_size:
                 try:
                     await asyncio.wait_for(stop.wait(), timeout=self.settings.poll_seconds)
@@ -136,21 +149,83 @@ class AuditConsumer:
                     pass
 
     # -- RabbitMQ ----------------------------------------------------------------------------
+    def feed_messages(self, source: RabbitSource, messages: List[Any]) -> List[Dict[str, Any]]:
+        """Feed a batch of queue messages to the assembler; return the records they completed.
+
+        A redelivered message whose event this consumer already committed (the connection dropped
+        between commit and ack) is skipped, so a broker restart never records a turn twice or
+        shifts turn numbers. A message that is not an event, or an event the assembler cannot
+        handle, is logged and skipped (acknowledged with its batch) rather than blocking the queue.
+        """
+        records: List[Dict[str, Any]] = []
+        for message in messages:
+            event = source.decode(message)
+            if event is None:
+                continue
+            if message.redelivered and self.assembler.already_fed(event):
+                self.skipped_redeliveries += 1
+                continue
+            try:
+                records.extend(self.assembler.feed(event))
+            except Exception:  # noqa: BLE001 - one bad event must not stop the audit
+                logger.exception("audit: event %r of %s could not be recorded; skipped",
+                                 event.get("event"), event.get("sender_id"))
+        return records
+
+    def reload_state(self) -> None:
+        """Forget what was fed since the last commit: back to the committed per-conversation state."""
+        self.assembler.load(self.store.states())
+        self.assembler.dirty = set()
+
+    async def _recover(self, stop: asyncio.Event) -> None:
+        """After a failed batch: wait, then reload the committed state (retrying while the store is down)."""
+        while not await _stopped(stop, 2.0):
+            try:
+                await asyncio.to_thread(self.reload_state)
+                return
+            except Exception as error:  # noqa: BLE001
+                logger.warning("audit: the audit store is unavailable (%s); retrying", error)
+
     async def run_rabbit(self, stop: asyncio.Event) -> None:
-        source = RabbitSource(self.settings.rabbitmq_url, self.settings.rabbitmq_queue)
-        await source.open()
+        """Consume Rasa's pika broker queue; acknowledge each batch only after it is committed."""
+        self.assembler.remember_events = REMEMBERED_EVENTS
+        source = RabbitSource(
+            self.settings.rabbitmq_url, self.settings.rabbitmq_queue, prefetch=self.settings.batch_size,
+            reconnect_interval=self.settings.rabbitmq_reconnect_seconds,
+        )
+        self.rabbit_source = source
         await asyncio.to_thread(self.load_state)
-        logger.info("audit: consuming %s into %s", source.name, self.store.describe())
+        delay = 1.0
+        while True:  # the broker may not be up yet when the action server starts
+            if stop.is_set():
+                return
+            try:
+                await source.open()
+                break
+            except Exception as error:  # noqa: BLE001 - connection refused, authentication, ...
+                logger.warning("audit: cannot consume %s (%s); retrying in %.0fs", source.describe(), error, delay)
+                if await _stopped(stop, delay):
+                    return
+                delay = min(delay * 2, 30.0)
+        logger.info("audit: consuming %s into %s", source.describe(), self.store.describe())
         try:
             while not stop.is_set():
-                events = await source.fetch(self.settings.batch_size, self.settings.poll_seconds)
-                records: List[Dict[str, Any]] = []
-                for event in events:
-                    records.extend(self.assembler.feed(event))
-                records.extend(self.assembler.flush_idle())
-                if events or records:
-                    await asyncio.to_thread(self._commit, records, None, None)
-                    await source.ack()
+                messages = await source.fetch(self.settings.batch_size, self.settings.poll_seconds)
+                while True:
+                    try:
+                        records = self.feed_messages(source, messages)
+                        records.extend(self.assembler.flush_idle())
+                        if messages or records:
+                            await asyncio.to_thread(self._commit, records, None, None)
+                        break
+                    except Exception:  # noqa: BLE001 - the audit store is unavailable
+                        # keep the batch (unacknowledged, so nothing is lost) and feed it again on the
+                        # committed state once the store is back: later messages wait, order is kept
+                        logger.exception("audit: committing a batch of %d message(s) failed; retrying it", len(messages))
+                        await self._recover(stop)
+                        if stop.is_set():
+                            return  # unacknowledged: RabbitMQ gives the batch to the next consumer
+                await source.ack(messages)
         finally:
             await source.close()
 

@@ -5,6 +5,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import yaml
 
@@ -40,6 +41,7 @@ class AuditSettings:
     reopen_days: float
     drift: Dict[str, Any] = field(default_factory=dict)
     escalation_rules_file: Path = PROJECT_ROOT / "config" / "escalation_rules.yml"
+    rabbitmq_reconnect_seconds: float = 2.0  # pause between reconnection attempts after a broker restart
 
     @classmethod
     def load(cls, path: Optional[Path] = None) -> "AuditSettings":
@@ -53,7 +55,7 @@ class AuditSettings:
             db_url=_env("AUDIT_DB_URL") or str(var_dir / storage.get("sqlite_file", "audit.db")),
             source=(_env("AUDIT_SOURCE") or source.get("type") or "sql").lower(),
             events_url=_env("AUDIT_EVENTS_URL") or _env("RASA_EVENTS_DB") or str(var_dir / "rasa_events.db"),
-            rabbitmq_url=_env("AUDIT_RABBITMQ_URL") or _env("RABBITMQ_URL") or "amqp://guest:guest@127.0.0.1:5672/",
+            rabbitmq_url=rabbitmq_url(),
             rabbitmq_queue=_env("RABBITMQ_QUEUE") or source.get("rabbitmq_queue", "rasa_events"),
             poll_seconds=float(source.get("poll_seconds", 0.5)),
             batch_size=int(source.get("batch_size", 500)),
@@ -63,7 +65,47 @@ class AuditSettings:
             reopen_days=float(thresholds.get("reopen_days", 7)),
             drift=dict(cfg.get("drift") or {}),
             escalation_rules_file=rules if rules.is_absolute() else PROJECT_ROOT / rules,
+            rabbitmq_reconnect_seconds=float(
+                _env("AUDIT_RABBITMQ_RECONNECT_SECONDS") or source.get("rabbitmq_reconnect_seconds", 2.0)
+            ),
         )
+
+
+def rabbitmq_url() -> str:
+    """Where the consumer reads Rasa's pika broker queue.
+
+    AUDIT_RABBITMQ_URL (or RABBITMQ_URL) if set, else the variables endpoints.prod.yml gives Rasa's
+    pika broker (RABBITMQ_HOST, RABBITMQ_PORT, RABBITMQ_USERNAME, RABBITMQ_PASSWORD), so Rasa and
+    the consumer are configured from the same environment. RABBITMQ_HOST may itself be an
+    amqp(s):// URL, as Rasa allows. Default: the local broker as guest.
+    """
+    explicit = _env("AUDIT_RABBITMQ_URL") or _env("RABBITMQ_URL")
+    if explicit:
+        return explicit
+    host = _env("RABBITMQ_HOST") or "127.0.0.1"
+    port = _env("RABBITMQ_PORT") or "5672"
+    user = _env("RABBITMQ_USERNAME")
+    password = os.environ.get("RABBITMQ_PASSWORD", "") if user else "guest"
+    user = user or "guest"
+    credentials = f"{quote(user, safe='')}:{quote(password, safe='')}@"
+    if host.startswith(("amqp://", "amqps://")):
+        parts = urlsplit(host)
+        netloc = parts.netloc
+        if "@" not in netloc:
+            netloc = credentials + netloc
+        if parts.port is None:
+            netloc = f"{netloc}:{port}"
+        return urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, parts.fragment))
+    return f"amqp://{credentials}{host}:{port}/"
+
+
+def redact_url(url: str) -> str:
+    """The URL without its password, for log lines."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
 def is_postgres(url: str) -> bool:

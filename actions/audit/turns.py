@@ -12,6 +12,7 @@ that reaches a record goes through ``actions.pii.mask``; reasoning-like fields a
 """
 from __future__ import annotations
 
+import hashlib
 import time
 from typing import Any, Callable, Dict, Iterable, List, Optional
 
@@ -73,6 +74,15 @@ def _cited_article(citation: Any) -> Optional[str]:
     return str(citation) if citation else None
 
 
+def event_key(event: Dict[str, Any]) -> str:
+    """A short fingerprint of one event (type, timestamp, name, message id: no free text), to
+    recognise an event a message queue delivers a second time."""
+    raw = "|".join(
+        str(part) for part in (event.get("event"), repr(event.get("timestamp")), event.get("name") or "", event.get("message_id") or "")
+    )
+    return hashlib.blake2b(raw.encode("utf-8"), digest_size=8).hexdigest()
+
+
 def new_state() -> Dict[str, Any]:
     return {"slots": {}, "open": None, "turn_index": 0, "paused": False, "last_ts": 0.0}
 
@@ -85,10 +95,14 @@ class TurnAssembler:
         versions: Optional[Callable[[], Dict[str, Optional[str]]]] = None,
         ignore_prefixes: Iterable[str] = (),
         turn_timeout: float = 20.0,
+        remember_events: int = 0,
     ) -> None:
         self.versions = versions or (lambda: {})
         self.ignore_prefixes = tuple(ignore_prefixes)
         self.turn_timeout = turn_timeout
+        # > 0: keep the fingerprints of each conversation's last N events in its (persisted) state,
+        # so an event a queue redelivers after it was committed is recognised (``already_fed``)
+        self.remember_events = remember_events
         self.states: Dict[str, Dict[str, Any]] = {}
         self.dirty: set = set()
 
@@ -102,6 +116,11 @@ class TurnAssembler:
         return changed
 
     # -- feeding ------------------------------------------------------------------------------
+    def already_fed(self, event: Dict[str, Any]) -> bool:
+        """True if this event is among the last ``remember_events`` events of its conversation."""
+        state = self.states.get(event.get("sender_id"))  # type: ignore[arg-type]
+        return bool(state) and event_key(event) in (state.get("recent") or ())
+
     def feed(self, event: Dict[str, Any]) -> List[Dict[str, Any]]:
         """Apply one event (a dict with ``sender_id``); return the records it completed."""
         conversation_id = event.get("sender_id")
@@ -109,6 +128,10 @@ class TurnAssembler:
             return []
         state = self.states.setdefault(conversation_id, new_state())
         self.dirty.add(conversation_id)
+        if self.remember_events:
+            recent = state.setdefault("recent", [])
+            recent.append(event_key(event))
+            del recent[: -self.remember_events]
         kind = event.get("event")
         ts = float(event.get("timestamp") or time.time())
         state["last_ts"] = max(state["last_ts"], ts)
