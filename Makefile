@@ -39,6 +39,11 @@ ingest: envs
 	else echo ">>> ingesting knowledge/ into var/chroma"; \
 	  PYTHONPATH=. $(APP_PY) -m actions.knowledge.ingest knowledge && echo $$fp > var/chroma/.fingerprint; fi
 
+## make bench: this bot against stock `rasa init` over REST (table, reports/bench.json, reports/bench_latency.png);
+## BENCH_ARGS="--rasa-workers 2" for the multi-process figures, "--quick" for a smoke run (docs/performance.md)
+bench: envs train ingest
+	PYTHONPATH=. $(APP_PY) -m bench $(BENCH_ARGS)
+
 ## make validate: Rasa's validator, plus checks that name the file a problem is in
 validate: envs
 	$(RASA) data validate

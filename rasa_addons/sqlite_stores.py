@@ -1,0 +1,262 @@
+"""Rasa's SQL tracker store and SQL event broker, tuned for the embedded SQLite default.
+
+Referenced from endpoints.yml (``type: rasa_addons.sqlite_stores.SQLiteTrackerStore`` /
+``SQLiteEventBroker``). They write exactly the rows Rasa's ``SQLTrackerStore`` and
+``SQLEventBroker`` write (same tables, same columns, same order) and read them the same way; what
+changes is what a turn costs (docs/performance.md has the measurements):
+
+- **SQLite in WAL mode with ``synchronous=NORMAL``.** SQLite's default (rollback journal,
+  ``synchronous=FULL``) syncs the disk on every commit: about 18 ms here. Rasa's SQL event broker
+  commits once per event (10-15 events a turn), the tracker store once per turn, and both run
+  inside Sanic's event loop, so every conversation waited for all of them. In WAL mode a commit
+  appends to the log and ``NORMAL`` syncs only at checkpoints: a commit is durable against a crash
+  of the process, and the last commits can be lost only if the machine itself loses power. Readers
+  (the audit consumer, ``read_tracker_store``) work unchanged, also while Rasa writes.
+- **A turn's events are published in one transaction** (``SQLiteEventBroker.publish_many``), in
+  order, before the tracker store's own commit, instead of one transaction per event.
+- **No second load of the tracker on save.** Rasa's ``TrackerStore.stream_events`` re-reads and
+  rebuilds the whole stored session from the database just to find which events are new; the
+  SQL store then counts the stored events again to know which rows to insert. Both need only the
+  number of events already stored, so ``save`` counts once and uses it for both: the saved rows
+  and the published events are the same.
+- **Sessions are cached, and checked against the database.** Loading a tracker parses every
+  stored row of the session and builds an event object from each (``Event.from_parameters``),
+  a cost that grows with the conversation. ``SQLiteTrackerStore`` keeps the event objects of
+  recently active sessions, built from the rows it wrote exactly as a load would build them, and
+  reuses them when the session's row count and last row id in the database are still the ones
+  it saw (one indexed query per retrieve). Another process writing to the conversation, a
+  turn that failed before it was saved, a new session: each changes the count or the id, and the
+  session is loaded from the database as before.
+- **Connections stay open** (a pool instead of SQLAlchemy 1.4's connect-per-session for SQLite
+  files), so WAL's log is not checkpointed and removed after every transaction.
+
+With another database (``dialect: postgresql`` in endpoints.prod.yml) the pragmas and the pool are
+skipped; the batched publishing, the single count and the cache work the same there.
+tests/performance/test_sqlite_stores.py compares both classes with Rasa's, row by row and tracker by
+tracker.
+"""
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+from collections import OrderedDict
+from typing import Any, Dict, Iterable, List, Optional, Text, Tuple
+
+from rasa.core.brokers.sql import SQLEventBroker
+from rasa.core.tracker_store import SQLTrackerStore
+
+from rasa.shared.core.events import Event, SessionStarted, deserialise_events
+from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.nlu.constants import INTENT_NAME_KEY
+
+logger = logging.getLogger(__name__)
+
+SYNCHRONOUS_LEVELS = ("OFF", "NORMAL", "FULL", "EXTRA")
+
+def tune_sqlite(engine: Any, synchronous: Text = "NORMAL", journal_mode: Text = "WAL") -> None:
+    """Set WAL journaling and the sync level on every SQLite connection ``engine`` opens."""
+    if engine.dialect.name != "sqlite":
+        return
+    synchronous = str(synchronous).upper()
+    if synchronous not in SYNCHRONOUS_LEVELS:
+        raise ValueError(f"synchronous must be one of {SYNCHRONOUS_LEVELS}, not {synchronous!r}")
+    journal_mode = str(journal_mode).upper()
+
+    from sqlalchemy import event
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA journal_mode={journal_mode}")
+            cursor.execute(f"PRAGMA synchronous={synchronous}")
+        finally:
+            cursor.close()
+
+    engine.dispose()  # connections opened while the tables were created get the pragmas too
+
+def pooled_engine(engine: Any) -> Any:
+    """An SQLite file engine that keeps its connections open between sessions.
+
+    SQLAlchemy 1.4 opens and closes a new SQLite connection for every session by default; in WAL
+    mode closing the last connection also checkpoints and removes the log, so every turn would pay
+    for that again. Other databases keep Rasa's engine as it is.
+    """
+    if engine.dialect.name != "sqlite" or str(engine.url.database or "") in ("", ":memory:"):
+        return engine
+    import sqlalchemy as sa
+
+    pooled = sa.create_engine(engine.url, poolclass=sa.pool.QueuePool, pool_size=2, max_overflow=8,
+                              connect_args={"check_same_thread": False})
+    engine.dispose()
+    return pooled
+
+class SQLiteEventBroker(SQLEventBroker):
+    """``SQLEventBroker`` with WAL/NORMAL on SQLite and one transaction per batch of events."""
+
+    def __init__(self, dialect: Text = "sqlite", host: Optional[Text] = None, port: Optional[int] = None,
+                 db: Text = "events.db", username: Optional[Text] = None, password: Optional[Text] = None,
+                 synchronous: Text = "NORMAL", journal_mode: Text = "WAL") -> None:
+        super().__init__(dialect=dialect, host=host, port=port, db=db, username=username, password=password)
+        self.engine = pooled_engine(self.engine)
+        tune_sqlite(self.engine, synchronous, journal_mode)
+        self.sessionmaker = self.sessionmaker.__class__(bind=self.engine)
+
+    def publish(self, event: Dict[Text, Any]) -> None:
+        self.publish_many([event])
+
+    def publish_many(self, events: Iterable[Dict[Text, Any]]) -> None:
+        """Append ``events`` to the ``events`` table in one transaction, in order."""
+        rows = [self.SQLBrokerEvent(sender_id=event.get("sender_id"), data=json.dumps(event)) for event in events]
+        if not rows:
+            return
+        with self.session_scope() as session:
+            session.add_all(rows)
+            session.commit()
+
+class _Cached:
+    """The deserialised events of a conversation's latest stored session, and where it ended."""
+
+    __slots__ = ("events", "count", "last_id", "session_start")
+
+    def __init__(self, events: List[Event], count: int, last_id: Optional[int], session_start: Optional[float]) -> None:
+        self.events = events
+        self.count = count
+        self.last_id = last_id
+        self.session_start = session_start
+
+class SQLiteTrackerStore(SQLTrackerStore):
+    """``SQLTrackerStore`` with WAL/NORMAL on SQLite, one count per save, batched publishing and a
+    cache of deserialised sessions.
+
+    ``cache_size`` (default 2000, 0 turns it off): the latest session of that many recently active
+    conversations is kept as Rasa event objects, built exactly as a load from the database builds
+    them (each stored row's JSON through ``Event.from_parameters``). ``retrieve`` asks the
+    database for the session's row count and last row id (one indexed query) and, when they
+    match the cache, rebuilds the tracker from the cached events (``DialogueStateTracker.from_events``,
+    as ``from_dict`` does after deserialising) instead of reading and parsing every row again.
+    Any other writer (another Rasa process, an API call that failed half way, a new session)
+    changes the count or the last id, and the session is read from the database as before.
+    """
+
+    def __init__(self, *args: Any, synchronous: Text = "NORMAL", journal_mode: Text = "WAL", cache_size: int = 2000,
+                 **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.engine = pooled_engine(self.engine)
+        tune_sqlite(self.engine, synchronous, journal_mode)
+        self.sessionmaker = self.sessionmaker.__class__(bind=self.engine)
+        self.cache_size = int(cache_size)
+        self._cache: "OrderedDict[Text, _Cached]" = OrderedDict()
+        self.cache_stats = {"hits": 0, "misses": 0}
+
+    # --- reading ----------------------------------------------------------------------------
+
+    def _position(self, session: Any, sender_id: Text) -> Tuple[int, Optional[int]]:
+        """Row count and last row id of the conversation's latest stored session."""
+        import sqlalchemy as sa
+
+        query = self._event_query(session, sender_id, fetch_events_from_all_sessions=False)
+        count, last_id = query.order_by(None).with_entities(sa.func.count(self.SQLEvent.id), sa.func.max(self.SQLEvent.id)).one()
+        return int(count or 0), last_id
+
+    async def retrieve(self, sender_id: Text) -> Optional[DialogueStateTracker]:
+        """The tracker of the latest session, as ``SQLTrackerStore.retrieve`` returns it."""
+        if not self.cache_size or not self.domain:
+            return await super().retrieve(sender_id)
+        with self.session_scope() as session:
+            count, last_id = self._position(session, sender_id)
+            cached = self._cache.get(sender_id)
+            if cached is not None and cached.count == count and cached.last_id == last_id and len(cached.events) == count:
+                self._cache.move_to_end(sender_id)
+                self.cache_stats["hits"] += 1
+                if not count:
+                    return None
+                return DialogueStateTracker.from_events(sender_id, list(cached.events), self.domain.slots)
+            rows = self._event_query(session, sender_id, fetch_events_from_all_sessions=False).all()
+            self.cache_stats["misses"] += 1
+        events = deserialise_events([json.loads(row.data) for row in rows])
+        if rows and len(events) == len(rows):
+            # the position read above may be older than the rows: then the next retrieve misses
+            self._remember(sender_id, _Cached(events, count, last_id, _session_start(events)))
+        else:
+            self._cache.pop(sender_id, None)
+        if self.domain and events:
+            return DialogueStateTracker.from_events(sender_id, list(events), self.domain.slots)
+        return None
+
+    def _remember(self, sender_id: Text, entry: _Cached) -> None:
+        self._cache[sender_id] = entry
+        self._cache.move_to_end(sender_id)
+        while len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
+
+    # --- writing ----------------------------------------------------------------------------
+
+    async def save(self, tracker: DialogueStateTracker) -> None:
+        """Store (and publish) the events of ``tracker`` that are not stored yet.
+
+        Same rows as ``SQLTrackerStore.save``; the new events are found once, from the number of
+        events stored for the conversation's latest session, instead of by loading that session.
+        """
+        sender_id = tracker.sender_id
+        with self.session_scope() as session:
+            stored, last_id = self._position(session, sender_id)
+            new_events = list(itertools.islice(tracker.events, stored, len(tracker.events)))
+            if self.event_broker is not None:
+                await self._stream_new_events(self.event_broker, new_events, sender_id)
+            rows = []
+            for event in new_events:
+                data = event.as_dict()
+                intent = data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY)
+                rows.append(
+                    self.SQLEvent(
+                        sender_id=sender_id,
+                        type_name=event.type_name,
+                        timestamp=data.get("timestamp"),
+                        intent_name=intent,
+                        action_name=data.get("name"),
+                        data=json.dumps(data),
+                    )
+                )
+            session.add_all(rows)
+            session.flush()
+            new_last_id = rows[-1].id if rows else last_id
+            serialised = [row.data for row in rows]
+            timestamps = [row.timestamp for row in rows]
+            session.commit()
+        logger.debug(f"Tracker with sender_id '{sender_id}' stored to database")
+        if self.cache_size:
+            self._update_cache(sender_id, stored, last_id, new_last_id, serialised, timestamps)
+
+    def _update_cache(self, sender_id: Text, stored: int, last_id: Optional[int], new_last_id: Optional[int],
+                      serialised: List[Text], timestamps: List[Optional[float]]) -> None:
+        cached = self._cache.get(sender_id)
+        if cached is None or cached.count != stored or cached.last_id != last_id or len(cached.events) != stored:
+            self._cache.pop(sender_id, None)  # not known (or changed by someone else): next retrieve reads it
+            return
+        added = deserialise_events([json.loads(data) for data in serialised])
+        starts_session = any(isinstance(event, SessionStarted) for event in added)
+        before_session = cached.session_start is not None and any(
+            ts is None or ts < cached.session_start for ts in timestamps
+        )
+        if starts_session or before_session or len(added) != len(serialised):
+            self._cache.pop(sender_id, None)  # which rows the next load returns depends on timestamps
+            return
+        cached.events = cached.events + added
+        cached.count = stored + len(added)
+        cached.last_id = new_last_id
+        self._cache.move_to_end(sender_id)
+
+    async def _stream_new_events(self, event_broker: Any, new_events: List[Event], sender_id: Text) -> None:
+        bodies = [{"sender_id": sender_id, **event.as_dict()} for event in new_events]
+        publish_many = getattr(event_broker, "publish_many", None)
+        if publish_many is not None:
+            publish_many(bodies)
+        else:
+            for body in bodies:
+                event_broker.publish(body)
+
+def _session_start(events: List[Event]) -> Optional[float]:
+    starts = [event.timestamp for event in events if isinstance(event, SessionStarted)]
+    return max(starts) if starts else None
