@@ -45,7 +45,6 @@ from typing import Any, Dict, Iterable, List, Optional, Text, Tuple
 
 from rasa.core.brokers.sql import SQLEventBroker
 from rasa.core.tracker_store import SQLTrackerStore
-
 from rasa.shared.core.events import Event, SessionStarted, deserialise_events
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
@@ -53,6 +52,7 @@ from rasa.shared.nlu.constants import INTENT_NAME_KEY
 logger = logging.getLogger(__name__)
 
 SYNCHRONOUS_LEVELS = ("OFF", "NORMAL", "FULL", "EXTRA")
+
 
 def tune_sqlite(engine: Any, synchronous: Text = "NORMAL", journal_mode: Text = "WAL") -> None:
     """Set WAL journaling and the sync level on every SQLite connection ``engine`` opens."""
@@ -76,6 +76,7 @@ def tune_sqlite(engine: Any, synchronous: Text = "NORMAL", journal_mode: Text = 
 
     engine.dispose()  # connections opened while the tables were created get the pragmas too
 
+
 def pooled_engine(engine: Any) -> Any:
     """An SQLite file engine that keeps its connections open between sessions.
 
@@ -91,6 +92,7 @@ def pooled_engine(engine: Any) -> Any:
                               connect_args={"check_same_thread": False})
     engine.dispose()
     return pooled
+
 
 class SQLiteEventBroker(SQLEventBroker):
     """``SQLEventBroker`` with WAL/NORMAL on SQLite and one transaction per batch of events."""
@@ -115,6 +117,7 @@ class SQLiteEventBroker(SQLEventBroker):
             session.add_all(rows)
             session.commit()
 
+
 class _Cached:
     """The deserialised events of a conversation's latest stored session, and where it ended."""
 
@@ -125,6 +128,7 @@ class _Cached:
         self.count = count
         self.last_id = last_id
         self.session_start = session_start
+
 
 class SQLiteTrackerStore(SQLTrackerStore):
     """``SQLTrackerStore`` with WAL/NORMAL on SQLite, one count per save, batched publishing and a
@@ -256,6 +260,7 @@ class SQLiteTrackerStore(SQLTrackerStore):
         else:
             for body in bodies:
                 event_broker.publish(body)
+
 
 def _session_start(events: List[Event]) -> Optional[float]:
     starts = [event.timestamp for event in events if isinstance(event, SessionStarted)]
