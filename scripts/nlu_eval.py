@@ -38,6 +38,10 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 FALLBACK = "nlu_fallback"
+# Custom graph components of the project (e.g. policies in rasa_addons/) must be importable
+# when a full model is loaded, as they are for the rasa CLI run from the project root.
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
 
 
 def latest_model(models_dir: Path) -> Path:
