@@ -103,8 +103,10 @@ class ActionServiceStatus(Action):
 
 
 def _person_was_offered(tracker: Tracker) -> bool:
-    """Did the bot's last turn offer to bring in a person (a button, or the offer in words)?"""
-    for event in reversed(tracker.events[:-1] if tracker.events else []):
+    """Did the bot's turn before the customer's latest message offer to bring in a person?"""
+    events = list(tracker.events or [])
+    latest_user = max((i for i, e in enumerate(events) if e.get("event") == "user"), default=len(events))
+    for event in reversed(events[:latest_user]):
         if event.get("event") == "user":
             return False
         if event.get("event") != "bot":

@@ -125,3 +125,17 @@ async def test_session_start_maps_caller_phone():
     tracker = make_tracker({"session_started_metadata": {"phone": "+15555550101"}})
     _, events = await run(support.ActionSessionStart(), tracker)
     assert slot_events(events)["customer_id"] == "C0001"
+
+
+async def test_yes_after_an_offer_of_a_person_hands_off_and_otherwise_asks_how_to_help():
+    offer = {"event": "bot", "text": "I couldn't find that. Would you like me to connect you with someone?",
+             "data": {"buttons": [{"title": "Talk to a person", "payload": "/request_human"}]}}
+    user = {"event": "user", "text": "yes please", "parse_data": {"intent": {"name": "affirm"}}}
+    triage = {"event": "slot", "name": "triage", "value": {}}
+    tracker = make_tracker({}, intent="affirm", text="yes please")
+    tracker.events = [offer, {"event": "action", "name": "action_listen"}, user, triage]
+    _, events = await run(support.ActionYesNo(), tracker)
+    assert [e.get("name") for e in events if e.get("event") == "followup"] == ["action_handoff_to_human"]
+    tracker.events = [{"event": "bot", "text": "Your order is on its way."}, user, triage]
+    dispatcher, events = await run(support.ActionYesNo(), tracker)
+    assert events == [] and dispatcher.messages[0]["response"] == "utter_how_can_i_help"
