@@ -14,7 +14,7 @@ export ACTION_SERVER_URL ?= http://127.0.0.1:5055/webhook
 export RASA_TRACKER_DB ?= var/rasa_tracker.db
 export RASA_EVENTS_DB ?= var/rasa_events.db
 
-.PHONY: run test envs train ingest locks bench validate shell clean chromium widget
+.PHONY: run test envs train ingest locks bench validate shell clean nlu-eval kb-eval chromium widget
 
 ## make run: install what is missing, train if needed, start all three processes (Ctrl-C stops)
 run: envs train ingest
@@ -48,6 +48,13 @@ bench: envs train ingest
 validate: envs
 	$(RASA) data validate
 	PYTHONPATH=. $(APP_PY) -m pytest -q tests/rasa/test_data_consistency.py
+
+## make nlu-eval / kb-eval: held-out NLU report (reports/nlu/) and retrieval report (reports/knowledge_eval.json)
+nlu-eval: train
+	PYTHONPATH=. $(RASA_VENV)/bin/python scripts/nlu_eval.py
+
+kb-eval: ingest
+	PYTHONPATH=. $(APP_PY) -m actions.knowledge.evaluate --report reports/knowledge_eval.json
 
 ## make shell: chat in the terminal with the running stack's model and action server
 shell: envs
