@@ -204,7 +204,10 @@ def main(argv: Optional[List[str]] = None) -> int:
             previous = {}
     train: Dict[str, Any] = {"stock_s": stock_meta.get("train_seconds"), "stock_command": stock_meta.get("train_command")}
     if args.no_train_timing:
-        train["project_s"] = (previous.get("train") or {}).get("project_s")
+        earlier = previous.get("train") or {}
+        train["project_s"] = earlier.get("project_s")
+        if earlier.get("stock_s"):
+            train["stock_s"], train["stock_command"] = earlier["stock_s"], earlier.get("stock_command")
         train["project_measured"] = "earlier run"
     else:
         log("Timing `rasa train` (stock, then this project; both from scratch into throwaway folders) ...")
