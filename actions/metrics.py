@@ -51,13 +51,18 @@ WEBHOOK_PATH = "/webhook"
 
 
 def _action_call(request: Any) -> Dict[str, Any]:
-    body = request.body or b""
     if request.headers.get("Content-Encoding") == "deflate":
-        body = zlib.decompress(body)
-    try:
-        data = json.loads(body)
-    except ValueError:
-        return {}
+        try:
+            data = json.loads(zlib.decompress(request.body or b""))
+        except (ValueError, zlib.error):
+            return {}
+    else:
+        # Sanic parses the body once and caches it; rasa-sdk's webhook reuses the same parse,
+        # so reading the action name here costs no second pass over the whole tracker.
+        try:
+            data = request.json
+        except Exception:  # Sanic raises BadRequest for malformed JSON; the webhook answers it
+            return {}
     return data if isinstance(data, dict) else {}
 
 

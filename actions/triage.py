@@ -437,6 +437,26 @@ class TriageResult:
     rule: Optional[escalation.Rule]
 
 
+# Words that may surround a bare value ("it's jane@x.com", "order number BC-123456 thanks").
+VALUE_FILLER = {
+    "it", "its", "it's", "is", "my", "the", "email", "e-mail", "address", "order", "number", "no",
+    "yes", "sure", "ok", "okay", "here", "thanks", "thank", "you", "please", "pls", "that", "this",
+}
+
+
+def is_bare_value(text: str, entities: List[Dict[str, Any]]) -> bool:
+    """True when a message is only an order number or email (plus filler words): an answer to a
+    question, whatever intent the classifier guessed for it."""
+    if not any(e.get("entity") in ("order_id", "email") for e in entities):
+        return False
+    rest = text
+    for entity in sorted(entities, key=lambda e: e.get("start", 0), reverse=True):
+        if isinstance(entity.get("start"), int) and isinstance(entity.get("end"), int):
+            rest = rest[: entity["start"]] + " " + rest[entity["end"]:]
+    words = [w for w in re.findall(r"[a-z']+", rest.lower()) if w not in VALUE_FILLER]
+    return not words
+
+
 def triage(tracker: Tracker, rules: Optional[escalation.RuleSet] = None) -> TriageResult:
     """Triage the latest customer message of ``tracker`` and evaluate the escalation rules."""
     message = tracker.latest_message or {}
@@ -444,6 +464,9 @@ def triage(tracker: Tracker, rules: Optional[escalation.RuleSet] = None) -> Tria
     intent = intent_data.get("name")
     text = message.get("text") or ""
     entities = message.get("entities") or []
+    if is_bare_value(text, entities):
+        # a classifier may call a lone email "security_concern"; a bare value is never a topic
+        intent = "inform"
     state = conversation_state(tracker.events or [])
     assessment = assess_message(text, intent)
     features = dict(assessment.features)

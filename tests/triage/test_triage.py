@@ -395,3 +395,13 @@ def test_no_re_evaluation_for_an_old_message_or_while_escalating():
     c2 = Conversation()
     c2.user("hello", "greet")  # not triaged: the triage slot belongs to no message
     assert escalation_after_action(c2.tracker(), _refusal_events(c2)) == []
+
+
+def test_a_bare_value_is_an_answer_whatever_the_classifier_guessed():
+    from actions.triage import is_bare_value
+
+    email = [{"entity": "email", "start": 0, "end": 19, "value": "someone@example.org"}]
+    assert is_bare_value("someone@example.org", email)
+    assert is_bare_value("it's BC-100002", [{"entity": "order_id", "start": 5, "end": 14}])
+    assert not is_bare_value("someone@example.org hacked my account", email)
+    assert not is_bare_value("my account was hacked", [])
