@@ -136,6 +136,10 @@ def customer_issue(tracker: Tracker) -> Optional[Dict[str, Any]]:
             continue
         if len(text.split()) < 3:
             continue
+        from actions.triage import assess_message
+
+        if "wants_human" in assess_message(text, intent).signals:
+            continue  # "can I speak to a human agent", whatever intent the classifier gave it
         return {"text": mask(text), "intent": intent}
     return None
 
