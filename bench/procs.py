@@ -13,7 +13,9 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List
+
+from scripts.stack import Service
 
 ROOT = Path(__file__).resolve().parent.parent
 RASA_BIN = ROOT / ".venv-rasa" / "bin" / "rasa"
@@ -54,37 +56,10 @@ def memory_mb(pgid: int) -> Dict[str, float]:
 
 
 @dataclass
-class Server:
-    name: str
-    command: List[str]
-    health_url: str
-    env: Dict[str, str]
-    log_path: Path
-    cwd: Path = ROOT
+class Server(Service):
+    """A benchmarked process: the stack's Service (start, health check, stop) plus memory use."""
+
     startup_timeout: float = 300.0
-    process: Optional[subprocess.Popen] = None
-    _log: object = field(default=None, repr=False)
-
-    def start(self) -> None:
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        self._log = open(self.log_path, "ab")
-        self.process = subprocess.Popen(
-            self.command, cwd=self.cwd, env=self.env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-
-    def wait_healthy(self) -> None:
-        deadline = time.monotonic() + self.startup_timeout
-        while time.monotonic() < deadline:
-            if self.process and self.process.poll() is not None:
-                raise RuntimeError(f"{self.name} exited with code {self.process.returncode}; see {self.log_path}")
-            try:
-                with urllib.request.urlopen(self.health_url, timeout=2) as response:
-                    if response.status == 200:
-                        return
-            except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
-                pass
-            time.sleep(0.3)
-        raise RuntimeError(f"{self.name} not healthy within {self.startup_timeout:.0f}s; see {self.log_path}")
 
     @property
     def pgid(self) -> int:
@@ -93,18 +68,3 @@ class Server:
 
     def memory(self) -> Dict[str, float]:
         return memory_mb(self.pgid)
-
-    def stop(self, timeout: float = 20.0) -> None:
-        if not self.process or self.process.poll() is not None:
-            return
-        try:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            self.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=5)
-        except ProcessLookupError:
-            pass
-        finally:
-            if self._log:
-                self._log.close()

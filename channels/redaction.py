@@ -5,12 +5,15 @@ check. Order numbers (``BC-100002``), phone numbers and short digit runs are lef
 replacement keeps the last four digits so a person reading the transcript still knows which card
 was meant: ``[card ending 1111]``.
 
-Pure Python (no Rasa import): the channels run in the Rasa environment, the tests in the other.
+Pure Python (no Rasa import): the channels run in the Rasa environment, the tests in the other;
+the Luhn check is shared with actions/pii.py.
 """
 from __future__ import annotations
 
 import re
 from typing import Tuple
+
+from actions.pii import luhn_valid  # pure Python, importable from the Rasa environment too
 
 # 13-19 digits, single spaces or dashes allowed between them, not glued to other digits/letters.
 CARD_CANDIDATE_RE = re.compile(r"(?<![\w-])(?:\d[ -]?){12,18}\d(?![\w-])")
@@ -20,18 +23,6 @@ CARD_WARNING = (
     "numbers in this chat: we never need them here, and you can update a payment method safely "
     "in your account settings."
 )
-
-
-def luhn_valid(digits: str) -> bool:
-    total = 0
-    for index, char in enumerate(reversed(digits)):
-        value = int(char)
-        if index % 2 == 1:
-            value *= 2
-            if value > 9:
-                value -= 9
-        total += value
-    return total % 10 == 0
 
 
 def _is_card(candidate: str) -> bool:

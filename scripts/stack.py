@@ -50,6 +50,7 @@ class Service:
     env: Dict[str, str]
     log_path: Path
     startup_timeout: float = 180.0
+    cwd: Path = ROOT
     process: Optional[subprocess.Popen] = None
     _log: object = field(default=None, repr=False)
 
@@ -57,7 +58,7 @@ class Service:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
-            self.command, cwd=ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
+            self.command, cwd=self.cwd, env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
             start_new_session=True, preexec_fn=_die_with_parent,
         )
 
