@@ -77,12 +77,13 @@ clean:
 envs: $(RASA_VENV)/.installed $(APP_VENV)/.installed
 
 # Environments are rebuilt only when their lock file changes (the stamp is newer otherwise).
-$(RASA_VENV)/.installed: requirements/rasa.lock
+$(RASA_VENV)/.installed: requirements/rasa.lock requirements/rasa-nodeps.txt
 	@test -n "$(PY310)" || { echo "Python 3.10 not found: install it (pyenv install 3.10.13) or set PY310=/path/to/python3.10"; exit 1; }
 	@echo ">>> building $(RASA_VENV) (Python 3.10, rasa 3.6) from requirements/rasa.lock"
 	test -x $(RASA_VENV)/bin/python || $(PY310) -m venv $(RASA_VENV)
 	$(RASA_VENV)/bin/pip install --progress-bar on -q --upgrade pip==24.3.1
 	$(RASA_VENV)/bin/pip install --progress-bar on --no-deps -r requirements/rasa.lock
+	$(RASA_VENV)/bin/pip install --progress-bar on --no-deps -r requirements/rasa-nodeps.txt
 	touch $@
 
 $(APP_VENV)/.installed: requirements/app.lock

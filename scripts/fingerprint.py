@@ -13,7 +13,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 INPUTS = {
-    "model": ["config.yml", "domain.yml", "data", "rasa_addons"],
+    "model": ["config.yml", "domain.yml", "data", "rasa_addons", "requirements/rasa-nodeps.txt"],
     "knowledge": ["knowledge"],
 }
 
