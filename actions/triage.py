@@ -358,6 +358,9 @@ class Turn:
 class ConversationState:
     turns: List[Turn]  # customer turns since the session started or the bot got the conversation back; last = latest
     backend_errors: int = 0
+    # False when the events do not reach back to that start: Rasa's tracker store served a
+    # working window of a long conversation (rasa_addons/sqlite_stores.py)
+    from_start: bool = True
 
     @property
     def current(self) -> Turn:
@@ -375,9 +378,11 @@ def _user_intent(event: Dict[str, Any]) -> Optional[str]:
 def conversation_state(events: Sequence[Dict[str, Any]]) -> ConversationState:
     """Customer turns after the latest session start, restart or resume, with what came of each."""
     start = 0
+    from_start = False
     for index, event in enumerate(events):
         if event.get("event") in ("session_started", "restart", "resume"):
             start = index + 1
+            from_start = True
     turns: List[Turn] = []
     backend_errors = 0
     for event in events[start:]:
@@ -398,7 +403,20 @@ def conversation_state(events: Sequence[Dict[str, Any]]) -> ConversationState:
             backend_errors += 1
     if not turns:
         turns.append(Turn(text="", intent=None))
-    return ConversationState(turns=turns, backend_errors=backend_errors)
+    return ConversationState(turns=turns, backend_errors=backend_errors, from_start=from_start)
+
+
+def turn_number(tracker: Tracker, state: ConversationState) -> int:
+    """The latest message's number since the session start (or the bot got the conversation back).
+
+    Counted from the events when they reach back to that start; in a working window, one more than
+    the previous message's number, which the `triage` slot carries across the window's cut."""
+    count = len(state.turns)
+    if not state.from_start:
+        previous = tracker.get_slot("triage")
+        if isinstance(previous, dict) and isinstance(previous.get("turn"), (int, float)):
+            count = max(count, int(previous["turn"]) + 1)
+    return count
 
 
 def _subject(entities: Any) -> Optional[str]:
@@ -517,9 +535,10 @@ def triage(tracker: Tracker, rules: Optional[escalation.RuleSet] = None) -> Tria
         "churn_signals": assessment.churn_signals,
         "signals": signals,
         "tier": tier,
-        "turn": len(state.turns),
+        "turn": turn_number(tracker, state),
     }
-    facts = {**ticket_facts(ticket, entities), **state_facts(tracker, state, intent, after_action=False)}
+    facts = {**ticket_facts(ticket, entities),
+             **state_facts(tracker, state, intent, after_action=False, turn_count=ticket["turn"])}
     ruleset = rules or escalation.get_rules()
     rule = ruleset.first_match(facts)
     if rule:
@@ -546,7 +565,8 @@ def ticket_facts(ticket: Dict[str, Any], entities: Optional[List[Dict[str, Any]]
     }
 
 
-def state_facts(tracker: Tracker, state: ConversationState, intent: Optional[str], after_action: bool) -> Dict[str, Any]:
+def state_facts(tracker: Tracker, state: ConversationState, intent: Optional[str], after_action: bool,
+                turn_count: Optional[int] = None) -> Dict[str, Any]:
     """The facts rules see about the conversation.
 
     At triage time (``after_action=False``) the latest message has not been answered yet: failures
@@ -573,7 +593,7 @@ def state_facts(tracker: Tracker, state: ConversationState, intent: Optional[str
         "kb_refusal_reason": refusal_turn.kb_refusal_reason if refusal_turn else None,
         "failed_answers_in_a_row": failed_in_a_row,
         "consecutive_fallbacks": consecutive_fallbacks,
-        "turn_count": len(state.turns),
+        "turn_count": turn_count if turn_count is not None else len(state.turns),
         "same_issue_count": same_issue,
         "identity_failures": _number(tracker.get_slot("identity_failures")),
         "backend_errors": state.backend_errors,
@@ -611,7 +631,8 @@ def escalation_after_action(tracker: Tracker, new_events: List[EventType],
     after = Tracker(tracker.sender_id, slots, tracker.latest_message, events, False, None,
                     tracker.active_loop, tracker.latest_action_name)
     state = conversation_state(events)
-    facts = {**ticket_facts(ticket), **state_facts(after, state, ticket.get("intent"), after_action=True)}
+    facts = {**ticket_facts(ticket), **state_facts(after, state, ticket.get("intent"), after_action=True,
+                                                   turn_count=ticket.get("turn"))}
     rule = (rules or escalation.get_rules()).first_match(facts)
     if rule is None:
         return []

@@ -27,6 +27,18 @@ changes is what a turn costs (docs/performance.md has the measurements):
   it saw (one indexed query per retrieve). Another process writing to the conversation, a
   turn that failed before it was saved, a new session: each changes the count or the id, and the
   session is loaded from the database as before.
+- **A bounded working window** (``working_window_turns``, off when 0). Rasa walks the whole session
+  for every prediction (``past_states``, once per policy and per predicted action), replays it to
+  rebuild the tracker, and serializes it to the action server on every call, so a turn gets slower
+  the longer the conversation is. With a window, ``retrieve`` hands Rasa the state the
+  conversation is in (every slot that is set, as ``SlotSet`` events) followed by the latest
+  ``working_window_turns`` customer turns at least, instead of every event since the session
+  started. It cuts only before a customer message where no form is active and no person has the
+  conversation, so forms and handoffs always see their whole episode; the policies look at most
+  a few turns back (max_history 4, rules a few turns long), so predictions do not change.
+  Nothing is removed from the database: ``save`` stores only the new events, the full session
+  stays in the database and ``GET /conversations/<id>/tracker`` (``retrieve_full_tracker``)
+  returns all of it.
 - **Connections stay open** (a pool instead of SQLAlchemy 1.4's connect-per-session for SQLite
   files), so WAL's log is not checkpointed and removed after every transaction.
 
@@ -45,7 +57,8 @@ from typing import Any, Dict, Iterable, List, Optional, Text, Tuple
 
 from rasa.core.brokers.sql import SQLEventBroker
 from rasa.core.tracker_store import SQLTrackerStore
-from rasa.shared.core.events import Event, SessionStarted, deserialise_events
+from rasa.shared.core.constants import ACTION_LISTEN_NAME
+from rasa.shared.core.events import ActionExecuted, Event, SessionStarted, SlotSet, UserUttered, deserialise_events
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
@@ -119,15 +132,51 @@ class SQLiteEventBroker(SQLEventBroker):
 
 
 class _Cached:
-    """The deserialised events of a conversation's latest stored session, and where it ended."""
+    """The deserialised events of a conversation's latest stored session, and where it ended.
 
-    __slots__ = ("events", "count", "last_id", "session_start")
+    ``window``: what ``retrieve`` hands Rasa when the working window is on and the session is long
+    (a state snapshot plus the latest turns), or None when Rasa gets the whole session."""
+
+    __slots__ = ("events", "count", "last_id", "session_start", "window")
 
     def __init__(self, events: List[Event], count: int, last_id: Optional[int], session_start: Optional[float]) -> None:
         self.events = events
         self.count = count
         self.last_id = last_id
         self.session_start = session_start
+        self.window: Optional[List[Event]] = None
+
+
+def _user_turns(events: List[Event]) -> List[int]:
+    return [index for index, event in enumerate(events) if isinstance(event, UserUttered)]
+
+
+def working_window(sender_id: Text, events: List[Event], slots: List[Any], keep_turns: int) -> Optional[List[Event]]:
+    """A shorter event list that leaves Rasa in the same state as ``events``, or None.
+
+    The window starts at a customer message with at least ``keep_turns`` customer messages from
+    there on, where no form was active and the conversation was not paused (the latest such
+    message that keeps enough turns). Before it: ``SlotSet`` for every slot that differs from its
+    initial value, then ``action_listen``, as if the conversation had just reached that point.
+    """
+    turns = _user_turns(events)
+    if keep_turns <= 0 or len(turns) <= keep_turns:
+        return None
+    latest_cut = turns[-keep_turns]
+    replay = DialogueStateTracker.from_events(sender_id, [], slots)
+    cut: Optional[int] = None
+    snapshot: List[Event] = []
+    for index, event in enumerate(events[:latest_cut + 1]):
+        if isinstance(event, UserUttered) and index > 0 and replay.active_loop_name is None and not replay.is_paused():
+            cut = index
+            stamp = events[index - 1].timestamp
+            snapshot = [SlotSet(name, slot.value, timestamp=stamp) for name, slot in replay.slots.items()
+                        if slot.value != slot.initial_value]
+            snapshot.append(ActionExecuted(ACTION_LISTEN_NAME, timestamp=stamp))
+        replay.update(event)
+    if cut is None or len(snapshot) >= cut:
+        return None  # no clean boundary, or nothing to gain
+    return snapshot + list(events[cut:])
 
 
 class SQLiteTrackerStore(SQLTrackerStore):
@@ -145,7 +194,7 @@ class SQLiteTrackerStore(SQLTrackerStore):
     """
 
     def __init__(self, *args: Any, synchronous: Text = "NORMAL", journal_mode: Text = "WAL", cache_size: int = 2000,
-                 **kwargs: Any) -> None:
+                 working_window_turns: int = 0, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.engine = pooled_engine(self.engine)
         tune_sqlite(self.engine, synchronous, journal_mode)
@@ -153,6 +202,11 @@ class SQLiteTrackerStore(SQLTrackerStore):
         self.cache_size = int(cache_size)
         self._cache: "OrderedDict[Text, _Cached]" = OrderedDict()
         self.cache_stats = {"hits": 0, "misses": 0}
+        # the window is recomputed when it has grown to twice this many turns, so the replay it
+        # needs happens every `working_window_turns` turns rather than on every turn
+        self.working_window_turns = int(working_window_turns or 0)
+        if self.working_window_turns and not self.cache_size:
+            raise ValueError("working_window_turns needs the session cache (cache_size > 0)")
 
     # --- reading ----------------------------------------------------------------------------
 
@@ -176,18 +230,47 @@ class SQLiteTrackerStore(SQLTrackerStore):
                 self.cache_stats["hits"] += 1
                 if not count:
                     return None
-                return DialogueStateTracker.from_events(sender_id, list(cached.events), self.domain.slots)
+                return self._tracker(sender_id, cached)
             rows = self._event_query(session, sender_id, fetch_events_from_all_sessions=False).all()
             self.cache_stats["misses"] += 1
         events = deserialise_events([json.loads(row.data) for row in rows])
         if rows and len(events) == len(rows):
             # the position read above may be older than the rows: then the next retrieve misses
-            self._remember(sender_id, _Cached(events, count, last_id, _session_start(events)))
-        else:
-            self._cache.pop(sender_id, None)
+            entry = _Cached(events, count, last_id, _session_start(events))
+            self._remember(sender_id, entry)
+            return self._tracker(sender_id, entry)
+        self._cache.pop(sender_id, None)
         if self.domain and events:
             return DialogueStateTracker.from_events(sender_id, list(events), self.domain.slots)
         return None
+
+    def _tracker(self, sender_id: Text, entry: _Cached) -> DialogueStateTracker:
+        """The tracker Rasa works with: the whole session, or the working window of a long one."""
+        if self.working_window_turns:
+            current = entry.window if entry.window is not None else entry.events
+            if len(_user_turns(current)) > 2 * self.working_window_turns:
+                window = working_window(sender_id, current, self.domain.slots, self.working_window_turns)
+                if window is not None:
+                    entry.window = window
+        served = entry.window if entry.window is not None else entry.events
+        tracker = DialogueStateTracker.from_events(sender_id, list(served), self.domain.slots)
+        if entry.window is not None:
+            # save() finds the new events after the window, not after the stored row count
+            tracker._working_window = (len(served), served[-1], entry.count)
+        return tracker
+
+    @staticmethod
+    def _new_events_start(tracker: DialogueStateTracker, stored: int) -> int:
+        """Index of the first event of ``tracker`` not stored yet."""
+        window = getattr(tracker, "_working_window", None)
+        if window is None:
+            return stored
+        length, last, count = window
+        if count != stored or len(tracker.events) < length or tracker.events[length - 1] is not last:
+            # a windowed tracker whose conversation changed underneath it: its events cannot be
+            # lined up with the stored ones, and storing them would corrupt the history
+            raise RuntimeError(f"conversation {tracker.sender_id!r} changed while a turn was handled; not saved")
+        return length
 
     def _remember(self, sender_id: Text, entry: _Cached) -> None:
         self._cache[sender_id] = entry
@@ -206,7 +289,8 @@ class SQLiteTrackerStore(SQLTrackerStore):
         sender_id = tracker.sender_id
         with self.session_scope() as session:
             stored, last_id = self._position(session, sender_id)
-            new_events = list(itertools.islice(tracker.events, stored, len(tracker.events)))
+            start = self._new_events_start(tracker, stored)
+            new_events = list(itertools.islice(tracker.events, start, len(tracker.events)))
             if self.event_broker is not None:
                 await self._stream_new_events(self.event_broker, new_events, sender_id)
             rows = []
@@ -248,6 +332,8 @@ class SQLiteTrackerStore(SQLTrackerStore):
             self._cache.pop(sender_id, None)  # which rows the next load returns depends on timestamps
             return
         cached.events = cached.events + added
+        if cached.window is not None:
+            cached.window = cached.window + added
         cached.count = stored + len(added)
         cached.last_id = new_last_id
         self._cache.move_to_end(sender_id)

@@ -102,6 +102,7 @@ async def parse_all(model: Path, examples: list[dict[str, Any]]) -> list[dict[st
             "confidence": (parsed.get("intent") or {}).get("confidence"),
             "best_non_fallback": non_fb[0]["name"] if non_fb else None,
             "best_non_fallback_confidence": non_fb[0].get("confidence") if non_fb else None,
+            "classifier_stage": parsed.get("intent_classifier_stage"),
             "predicted_entities": [
                 {"entity": e["entity"], "start": e["start"], "end": e["end"],
                  "value": str(e.get("value")), "extractor": e.get("extractor")}
@@ -232,6 +233,8 @@ def main(argv: list[str] | None = None) -> int:
             sum(g == p for g, p in zip(gold, lenient)) / n, 4),
         "intent_macro_f1": round(macro_f1(gold, strict, labels), 4),
         "fallback_share": round(sum(p == FALLBACK for p in strict) / n, 4),
+        # CascadeIntentClassifier: share of messages that needed the sentence encoder
+        "sentence_vector_share": round(sum(r.get("classifier_stage") == "wording+meaning" for r in results) / n, 4),
         **entity_scores(results),
         "targets": {"intent_accuracy": args.min_intent_accuracy,
                     "entity_micro_f1": args.min_entity_f1},
@@ -256,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
             fmt = lambda s: sorted(f"{e}:{r['text'][a:b]}" for e, a, b in s)  # noqa: E731
             print(f"  ENTITY gold={fmt(g)} pred={fmt(p)}: {r['text']}")
     keys = ["intent_accuracy", "intent_accuracy_ignoring_fallback", "intent_macro_f1",
-            "fallback_share", "entity_micro_precision", "entity_micro_recall", "entity_micro_f1",
+            "fallback_share", "sentence_vector_share", "entity_micro_precision", "entity_micro_recall", "entity_micro_f1",
             "entity_value_accuracy", "passed"]
     print(json.dumps({k: summary[k] for k in keys}, indent=2))
     print(f"wrote {out / 'summary.json'}")
