@@ -202,8 +202,8 @@ class SQLiteTrackerStore(SQLTrackerStore):
         self.cache_size = int(cache_size)
         self._cache: "OrderedDict[Text, _Cached]" = OrderedDict()
         self.cache_stats = {"hits": 0, "misses": 0}
-        # the window is recomputed when it has grown to twice this many turns, so the replay it
-        # needs happens every `working_window_turns` turns rather than on every turn
+        # the window is recomputed when it has grown by half again, so the replay it needs happens
+        # every few turns rather than on every turn
         self.working_window_turns = int(working_window_turns or 0)
         if self.working_window_turns and not self.cache_size:
             raise ValueError("working_window_turns needs the session cache (cache_size > 0)")
@@ -248,7 +248,7 @@ class SQLiteTrackerStore(SQLTrackerStore):
         """The tracker Rasa works with: the whole session, or the working window of a long one."""
         if self.working_window_turns:
             current = entry.window if entry.window is not None else entry.events
-            if len(_user_turns(current)) > 2 * self.working_window_turns:
+            if len(_user_turns(current)) > self.working_window_turns + max(1, self.working_window_turns // 2):
                 window = working_window(sender_id, current, self.domain.slots, self.working_window_turns)
                 if window is not None:
                     entry.window = window

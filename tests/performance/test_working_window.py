@@ -150,7 +150,7 @@ def test_working_window_keeps_rasas_state_and_rows(tmp_path: Path) -> None:
     result = json.loads(out.stdout.strip().splitlines()[-1])
     turns = result["windowed_turns"]
     assert result["full_users"] == 4 * 10  # every customer message is in the full tracker
-    # the window kicked in and stays bounded: never more than 2 x 3 turns plus a form or handoff episode
-    assert max(turns[20:]) <= 9 and min(turns[20:]) >= 3, turns
+    # the window kicked in and stays bounded: 3 + 1 turns at most, plus a form or handoff episode
+    assert max(turns[20:]) <= 8 and min(turns[20:]) >= 3, turns
     assert turns[-1] < result["full_users"]
     assert result["refused"] and result["rows_unchanged"]
