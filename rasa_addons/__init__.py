@@ -2,10 +2,14 @@
 endpoints.yml.
 
 Importable because the Makefile and scripts/stack.py run Rasa with PYTHONPATH set to the project.
-Importing the package also installs the action-answer validation that builds its validator once
-(rasa_addons/action_validation.py): Rasa imports this package whenever it loads the tracker
-store, the policies or the intent classifier.
+Importing the package in Rasa's environment also installs the action-answer validation that builds
+its validator once (rasa_addons/action_validation.py): Rasa imports this package whenever it loads
+the tracker store, the policies or the intent classifier. The NumPy MiniLM encoder
+(rasa_addons/minilm.py) is also imported by tests in the app environment, which has no Rasa.
 """
-from rasa_addons import action_validation
+import importlib.util
 
-action_validation.install()
+if importlib.util.find_spec("rasa") is not None:
+    from rasa_addons import action_validation
+
+    action_validation.install()

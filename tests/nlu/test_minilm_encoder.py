@@ -1,0 +1,65 @@
+"""rasa_addons/minilm.py (the NumPy all-MiniLM-L6-v2 the intent classifier uses) computes what
+the reference implementations compute: the same WordPiece ids as Hugging Face's `tokenizers`
+with the model's tokenizer.json, and the same sentence vectors as sentence-transformers, on every
+training and held-out message plus awkward input (accents, CJK, control characters, very long
+words, empty text)."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from rasa_addons.minilm import MiniLMEncoder, default_model_dir
+
+ROOT = Path(__file__).resolve().parents[2]
+MARKUP = re.compile(r"\[([^\]]+)\](?:\([^)]*\)|\{[^}]*\})")
+AWKWARD = ["Ünïcode café naïve résumé", "ok\tso \u200bweird  chars 你好 !!!??", "x" * 150, "BC-100001 jane@x.com $45.99",
+           "", "   ", "don't won't can't", "¿Dónde está mi pedido?", "emoji 📦 order", "a" + "\x00" + "b"]
+
+
+def texts():
+    out = []
+    for path in sorted((ROOT / "data" / "nlu").glob("*.yml")) + [ROOT / "tests" / "nlu" / "holdout.yml"]:
+        for item in (yaml.safe_load(path.read_text()) or {}).get("nlu") or []:
+            for line in (item.get("examples") or "").splitlines():
+                if line.strip().startswith("- "):
+                    out.append(MARKUP.sub(lambda m: m.group(1), line.strip()[2:]).strip())
+    return out + AWKWARD
+
+
+@pytest.fixture(scope="module")
+def encoder() -> MiniLMEncoder:
+    return MiniLMEncoder()
+
+
+def test_token_ids_match_the_tokenizers_library(encoder: MiniLMEncoder) -> None:
+    from tokenizers import Tokenizer
+
+    reference = Tokenizer.from_file(str(default_model_dir() / "tokenizer.json"))
+    reference.no_truncation()
+    reference.no_padding()
+    sample = texts()
+    mismatches = [t for t in sample if reference.encode(t).ids != encoder.tokenizer.encode(t, max_length=100_000)]
+    assert len(sample) > 2500 and not mismatches, mismatches[:5]
+
+
+def test_vectors_match_sentence_transformers(encoder: MiniLMEncoder) -> None:
+    from sentence_transformers import SentenceTransformer
+
+    sample = texts()[::7] + AWKWARD
+    reference = SentenceTransformer(str(default_model_dir()), device="cpu", local_files_only=True)
+    expected = reference.encode(sample, normalize_embeddings=True, batch_size=64)
+    ours = encoder.encode(sample)
+    assert ours.shape == expected.shape == (len(sample), 384)
+    assert float((expected * ours).sum(axis=1).min()) > 0.9999
+    # batching (padding to the longest message of a batch) does not change a message's vector
+    alone = np.stack([encoder.encode_one(t) for t in sample[:20]])
+    assert np.abs(alone - ours[:20]).max() < 1e-5
+
+
+def test_long_input_is_truncated_like_sentence_transformers(encoder: MiniLMEncoder) -> None:
+    ids = encoder.tokenizer.encode("order " * 400)
+    assert len(ids) == 256 and ids[0] == encoder.tokenizer.cls_id and ids[-1] == encoder.tokenizer.sep_id
