@@ -95,15 +95,44 @@ def _spawn(coro) -> None:
 # --- what the agent sees -------------------------------------------------------------------------
 
 
-def transcript(tracker: Tracker, limit: int = 30) -> List[Dict[str, str]]:
-    """The conversation so far, personal data masked, oldest first."""
+def transcript_lines(events: List[Dict[str, Any]]) -> List[Dict[str, str]]:
+    """Customer and bot messages of ``events``, personal data masked, oldest first."""
     lines: List[Dict[str, str]] = []
-    for event in tracker.events:
+    for event in events:
         if event.get("event") == "user" and event.get("text"):
             lines.append({"from": "customer", "text": mask(event["text"])})
         elif event.get("event") == "bot" and event.get("text"):
             lines.append({"from": "bot", "text": mask(event["text"])})
-    return lines[-limit:]
+    return lines
+
+
+def transcript(tracker: Tracker, limit: int = 30) -> List[Dict[str, str]]:
+    """The conversation in the tracker Rasa sent, personal data masked, oldest first."""
+    return transcript_lines(tracker.events or [])[-limit:]
+
+
+def is_windowed(tracker: Tracker) -> bool:
+    """True when Rasa sent a working window of a long conversation (rasa_addons/sqlite_stores.py):
+    every whole session starts with session_started; a window starts with the slots instead."""
+    return bool(tracker.events) and not any(e.get("event") == "session_started" for e in tracker.events)
+
+
+async def conversation_transcript(tracker: Tracker, limit: int = 30) -> List[Dict[str, str]]:
+    """What the agent reads: the latest ``limit`` messages of the session, also when Rasa sent only
+    a window of a long conversation (then the stored session comes from Rasa's API, and this turn,
+    not stored yet, from the tracker). Falls back to the window if Rasa's API does not answer."""
+    if not is_windowed(tracker):
+        return transcript(tracker, limit)
+    try:
+        stored = await rasa_conversations.stored_events(tracker.sender_id)
+    except rasa_conversations.RasaUnavailable as error:
+        logger.warning("full transcript unavailable for %s (%s): the agent sees the latest turns only", tracker.sender_id, error)
+        return transcript(tracker, limit)
+    starts = [i for i, e in enumerate(stored) if e.get("event") == "session_started"]
+    session = stored[starts[-1]:] if starts else stored
+    last_stored = max((e.get("timestamp") or 0.0 for e in stored), default=0.0)
+    this_turn = [e for e in tracker.events if (e.get("timestamp") or 0.0) > last_stored]
+    return (transcript_lines(session) + transcript_lines(this_turn))[-limit:]
 
 
 def handoff_reason(tracker: Tracker) -> str:
@@ -370,7 +399,7 @@ class ActionHandoffToHuman(Action):
         rule = rule_and_reason(tracker)
         triage = tracker.get_slot("triage") or {}
         intent = (tracker.latest_message.get("intent") or {}).get("name")
-        lines = transcript(tracker)
+        lines = await conversation_transcript(tracker)
         turns = sum(1 for line in lines if line["from"] == "customer")
         draft_task = asyncio.get_running_loop().create_task(draft_for(question_for_draft(tracker)))
         orders_task = asyncio.get_running_loop().create_task(relevant_orders(tracker))

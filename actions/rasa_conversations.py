@@ -50,6 +50,25 @@ async def append_events(conversation_id: str, events: List[Dict[str, Any]], outp
     return response.json()
 
 
+async def stored_events(conversation_id: str, timeout: float = 5.0) -> List[Dict[str, Any]]:
+    """Every stored event of the conversation (``GET /conversations/{id}/tracker``, all sessions).
+
+    The events of the turn Rasa is handling are not stored yet: they are in the tracker Rasa sent
+    with the action call."""
+    params: Dict[str, str] = {"include_events": "ALL"}
+    if settings.rasa_api_token:
+        params["token"] = settings.rasa_api_token
+    url = f"{settings.rasa_url}/conversations/{quote(conversation_id, safe='')}/tracker"
+    try:
+        async with httpx.AsyncClient(timeout=timeout, trust_env=False) as client:
+            response = await client.get(url, params=params)
+    except httpx.HTTPError as error:
+        raise RasaUnavailable(f"{type(error).__name__}: {error}") from error
+    if response.status_code != 200:
+        raise RasaUnavailable(f"HTTP {response.status_code}: {response.text[:300]}")
+    return list((response.json() or {}).get("events") or [])
+
+
 def bot_event(text: str, **metadata: Any) -> Dict[str, Any]:
     return {"event": "bot", "text": text, "metadata": {k: v for k, v in metadata.items() if v is not None}}
 

@@ -106,6 +106,22 @@ def test_an_escalation_rule_makes_rasa_hand_off_even_without_asking(slack_stack,
     assert "frustrated_customer" in block_text(post) and "The customer is very frustrated." in block_text(post)
 
 
+def test_the_agent_sees_the_start_of_a_conversation_longer_than_rasas_window(slack_stack, stack_slack, customer):
+    """Rasa works with the latest 6-9 turns of a long conversation (endpoints.yml); the case must
+    still carry the conversation from its first message."""
+    stack_slack.set_mode("ok")
+    first = "hi, my rain jacket order is the reason I'm here"
+    customer.say(first)
+    for turn in range(9):
+        customer.say("hello" if turn % 2 == 0 else "thank you")
+    reply = customer.say("can I talk to a human please")
+    assert HANDOFF_STARTED in reply
+    context = json.loads(case_row(slack_stack, customer.sender)["context"])
+    texts = [line["text"] for line in context["transcript"] if line["from"] == "customer"]
+    assert texts[0] == first and texts[-1] == "can I talk to a human please"
+    assert len(texts) == 11
+
+
 def test_send_suggested_reply_sends_the_draft_as_is(slack_stack, stack_slack, agent, customer):
     stack_slack.set_mode("ok")
     customer.say("how long does a refund take to reach my card?")
