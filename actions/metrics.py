@@ -14,6 +14,7 @@ With several Sanic workers set PROMETHEUS_MULTIPROC_DIR (prometheus-client's mul
 """
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -89,11 +90,17 @@ def observe_action_response(action: str, status: int, body: Optional[bytes]) -> 
         HANDOFFS.inc()
 
 
-def observe_records(records: Iterable[Dict[str, Any]]) -> None:
-    """Called by the audit consumer with every batch of finished turn records."""
+@functools.lru_cache(maxsize=1)
+def _low_confidence_threshold() -> float:
+    """config/audit.yml's threshold, read once per process (like the consumer's own settings)."""
     from actions.audit.settings import AuditSettings
 
-    threshold = AuditSettings.load().low_confidence
+    return AuditSettings.load().low_confidence
+
+
+def observe_records(records: Iterable[Dict[str, Any]]) -> None:
+    """Called by the audit consumer with every batch of finished turn records."""
+    threshold = _low_confidence_threshold()
     for record in records:
         channel = record.get("channel") or "unknown"
         TURNS.labels(channel=channel, intent=record.get("intent") or "none").inc()

@@ -37,6 +37,9 @@ class KnowledgeSettings:
     # Retrieval tuning (measured values: see docs/knowledge.md). Overridable for experiments.
     min_relevance: float
     top_k: int
+    # Up to this many chunks, dense scores come from the vectors held in memory (one matrix
+    # product, exact); above it, from Chroma's approximate nearest-neighbour index.
+    exact_search_max_chunks: int = 50_000
 
     @property
     def uses_server(self) -> bool:
@@ -62,4 +65,5 @@ def load_settings() -> KnowledgeSettings:
         llm_timeout=float(_env("LLM_TIMEOUT", "20")),
         min_relevance=float(_env("KB_MIN_RELEVANCE", str(DEFAULT_MIN_RELEVANCE))),
         top_k=int(_env("KB_TOP_K", "5")),
+        exact_search_max_chunks=int(_env("KB_EXACT_SEARCH_MAX_CHUNKS", "50000")),
     )

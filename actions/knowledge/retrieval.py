@@ -1,4 +1,9 @@
-"""Hybrid retrieval: dense cosine from Chroma fused with BM25 over the same chunks.
+"""Hybrid retrieval: dense cosine fused with BM25 over the same chunks.
+
+The dense scores are exact: the collection's vectors are held in memory with the BM25 index (one
+matrix product per question, about a millisecond for thousands of chunks) as long as the
+collection has at most ``exact_search_max_chunks`` chunks; a larger one is searched through
+Chroma's approximate nearest-neighbour index instead. Chroma stays the store of record either way.
 
 Fusion is a weighted sum of two absolute scores rather than reciprocal-rank fusion, because the
 fused score doubles as the relevance gate: RRF only orders candidates and gives an unanswerable
@@ -14,12 +19,14 @@ import logging
 import threading
 from dataclasses import dataclass, field, replace
 
+import numpy as np
+
 from .chunking import body_from_text
 from .config import KnowledgeSettings, load_settings
 from .embeddings import get_embeddings
 from .lexical import LexicalIndex
 from .manifest import index_version as current_index_version
-from .store import all_records, get_store
+from .store import all_records_with_vectors, get_store
 
 logger = logging.getLogger(__name__)
 
@@ -97,6 +104,7 @@ class _Corpus:
     metas: list[dict]
     lexical: LexicalIndex
     position: dict[str, int]
+    vectors: np.ndarray | None = None  # (chunks, dim), unit length; None above the exact-search size
 
 
 def allowed_audiences(audience: str) -> tuple[str, ...]:
@@ -132,10 +140,15 @@ class HybridRetriever:
             return corpus
         with self._lock:
             if self._corpus is None or self._corpus.version != version:
-                ids, texts, metas = all_records(get_store(self.settings))
-                logger.info("building BM25 over %d chunks (index %s)", len(ids), version)
+                store = get_store(self.settings)
+                count = store._collection.count()
+                exact = count <= self.settings.exact_search_max_chunks
+                ids, texts, metas, vectors = all_records_with_vectors(store, vectors=exact)
+                logger.info("building BM25 over %d chunks (index %s, %s dense search)", len(ids), version,
+                            "exact" if exact else "approximate")
+                matrix = np.asarray(vectors, dtype=np.float32).reshape(len(ids), -1) if exact and ids else None
                 self._corpus = _Corpus(version, ids, texts, metas, LexicalIndex(texts),
-                                       {chunk_id: i for i, chunk_id in enumerate(ids)})
+                                       {chunk_id: i for i, chunk_id in enumerate(ids)}, matrix)
             return self._corpus
 
     def snapshot(self) -> _Corpus:
@@ -161,22 +174,30 @@ class HybridRetriever:
         if not corpus.ids:
             return result
 
-        where = {"audience": PUBLIC} if audiences == (PUBLIC,) else None
-        dense_hits = get_store(self.settings).similarity_search_by_vector_with_relevance_scores(
-            vector, k=min(fusion.candidates, len(corpus.ids)), filter=where
-        )
-        # Chroma returns cosine *distance* for our collection; similarity = 1 - distance.
-        dense = {doc.id: 1.0 - float(distance) for doc, distance in dense_hits if doc.id}
+        allowed = [i for i, meta in enumerate(corpus.metas) if meta.get("audience") in audiences]
+        if corpus.vectors is not None:
+            cosines = corpus.vectors @ np.asarray(vector, dtype=np.float32)
+            dense_top = sorted(allowed, key=lambda i: cosines[i], reverse=True)[: fusion.candidates]
+            dense = {corpus.ids[i]: float(cosines[i]) for i in dense_top}
+        else:
+            where = {"audience": PUBLIC} if audiences == (PUBLIC,) else None
+            dense_hits = get_store(self.settings).similarity_search_by_vector_with_relevance_scores(
+                vector, k=min(fusion.candidates, len(corpus.ids)), filter=where
+            )
+            # Chroma returns cosine *distance* for our collection; similarity = 1 - distance.
+            dense = {doc.id: 1.0 - float(distance) for doc, distance in dense_hits if doc.id}
 
         raw_bm25 = corpus.lexical.scores(query)
-        allowed = [i for i, meta in enumerate(corpus.metas) if meta.get("audience") in audiences]
         lexical_top = sorted(allowed, key=lambda i: raw_bm25[i], reverse=True)[: fusion.candidates]
 
         candidates = set(dense) | {corpus.ids[i] for i in lexical_top if raw_bm25[i] > 0}
         missing_dense = [c for c in candidates if c not in dense]
         if missing_dense:
             # A lexical-only candidate still needs a dense score to be fused fairly.
-            dense.update(self._cosine_for(missing_dense, vector))
+            if corpus.vectors is not None:
+                dense.update({c: float(cosines[corpus.position[c]]) for c in missing_dense if c in corpus.position})
+            else:
+                dense.update(self._cosine_for(missing_dense, vector))
 
         scored: list[RetrievedChunk] = []
         for chunk_id in candidates:

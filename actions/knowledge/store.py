@@ -61,16 +61,27 @@ def get_store(settings: KnowledgeSettings | None = None) -> Chroma:
 
 def all_records(store: Chroma, batch: int = 1000) -> tuple[list[str], list[str], list[dict]]:
     """Every (id, document, metadata) in the collection, paged so big indexes stay cheap."""
+    ids, docs, metas, _ = all_records_with_vectors(store, batch, vectors=False)
+    return ids, docs, metas
+
+
+def all_records_with_vectors(store: Chroma, batch: int = 1000, vectors: bool = True
+                             ) -> tuple[list[str], list[str], list[dict], list[list[float]]]:
+    """Every (id, document, metadata[, embedding]) in the collection, paged."""
     ids: list[str] = []
     docs: list[str] = []
     metas: list[dict] = []
+    embeddings: list[list[float]] = []
+    include = ["documents", "metadatas"] + (["embeddings"] if vectors else [])
     offset = 0
     while True:
-        page = store.get(limit=batch, offset=offset, include=["documents", "metadatas"])
+        page = store.get(limit=batch, offset=offset, include=include)
         if not page["ids"]:
             break
         ids.extend(page["ids"])
         docs.extend(page["documents"])
         metas.extend(page["metadatas"])
+        if vectors:
+            embeddings.extend(list(v) for v in page["embeddings"])
         offset += len(page["ids"])
-    return ids, docs, metas
+    return ids, docs, metas, embeddings
