@@ -9,7 +9,8 @@ ENV PYTHONUNBUFFERED=1 \
     TRANSFORMERS_OFFLINE=1 \
     ANONYMIZED_TELEMETRY=False \
     ACTION_SERVER_HOST=0.0.0.0 \
-    ACTION_SERVER_PORT=5055
+    ACTION_SERVER_PORT=5055 \
+    OPENBLAS_NUM_THREADS=1
 
 WORKDIR /app
 COPY requirements/app.lock /app/requirements/app.lock
@@ -18,6 +19,8 @@ RUN pip install --no-cache-dir --no-deps --extra-index-url https://download.pyto
         -r requirements/app.lock
 
 COPY actions /app/actions
+# the NumPy MiniLM encoder the knowledge retrieval embeds questions with (shared with Rasa's classifier)
+COPY rasa_addons/__init__.py rasa_addons/minilm.py /app/rasa_addons/
 COPY config /app/config
 COPY knowledge /app/knowledge
 

@@ -140,6 +140,10 @@ class StackConfig:
                 "PYTHONUNBUFFERED": "1",
             }
         )
+        # The MiniLM encoder (Rasa's intent classifier, the action server's questions) multiplies
+        # small matrices: one BLAS thread per process, because threads spinning against each other
+        # and against the other processes on a small machine cost more than they save.
+        env.setdefault("OPENBLAS_NUM_THREADS", "1")
         env.update(self.extra_env)
         return env
 
