@@ -7,9 +7,7 @@ and the action server) with the number replaced by ``[card ending 1234]``, carri
 channel, not to share card numbers.
 
 ``RedactingRestInput`` is Rasa's REST channel (same name, same URL ``/webhooks/rest/webhook``)
-with that wrapper. It is not enabled in credentials.yml by default: the audit trail's own masking
-is tested through the REST channel with raw card numbers. To enable it, replace ``rest:`` with
-``channels.redacting.RedactingRestInput:``.
+with that wrapper; credentials.yml enables it in place of ``rest:``.
 """
 from __future__ import annotations
 

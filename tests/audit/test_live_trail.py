@@ -136,7 +136,10 @@ def test_personal_data_never_reaches_the_audit_store_metrics_or_audit_logs(stack
         chat.say(message)
     turns = wait_for_turns(stack, chat.sender, len(messages))
     trail = json.dumps(turns)
-    assert "j***@gmail.com" in trail and "[card ****4242]" in trail and "[card ****5556]" in trail
+    assert "j***@gmail.com" in trail
+    # the REST channel already replaced the card numbers (channels/redacting.py); the audit's own
+    # masking of raw numbers is tested in test_consumer.py
+    assert "[card ending 4242]" in trail and "[card ending 5556]" in trail
     var = stack.config.var_dir
     stores = sorted(var.glob("audit.db*"))
     assert stores

@@ -1,6 +1,8 @@
 """Card numbers are replaced before Rasa stores a message; other numbers are not."""
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from channels.redaction import redact_card_numbers
@@ -17,3 +19,11 @@ from channels.redaction import redact_card_numbers
 ])
 def test_redaction(text, expected, count):
     assert redact_card_numbers(text) == (expected, count)
+
+
+def test_rest_channel_never_stores_a_pasted_card_number(chat) -> None:
+    """credentials.yml enables channels.redacting.RedactingRestInput for /webhooks/rest/webhook."""
+    reply = chat.say("my card 4111 1111 1111 1111 keeps getting declined")
+    assert "removed a card number" in reply and "4111" not in reply
+    stored = json.dumps(chat.tracker())
+    assert "4111 1111 1111 1111" not in stored and "[card ending 1111]" in stored
