@@ -259,11 +259,16 @@ class SQLiteTrackerStore(SQLTrackerStore):
             tracker._working_window = (len(served), served[-1], entry.count)
         return tracker
 
-    @staticmethod
-    def _new_events_start(tracker: DialogueStateTracker, stored: int) -> int:
+    def _new_events_start(self, tracker: DialogueStateTracker, stored: int) -> int:
         """Index of the first event of ``tracker`` not stored yet."""
         window = getattr(tracker, "_working_window", None)
         if window is None:
+            cached = self._cache.get(tracker.sender_id)
+            if cached is not None and cached.window is not None and len(tracker.events) < stored:
+                # a copy of a windowed tracker that lost track of where its window ends: its new
+                # events cannot be told apart, and slicing at the stored count would drop them
+                raise RuntimeError(f"conversation {tracker.sender_id!r}: a windowed tracker without its window "
+                                   "position cannot be saved")
             return stored
         length, last, count = window
         if count != stored or len(tracker.events) < length or tracker.events[length - 1] is not last:

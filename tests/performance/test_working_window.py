@@ -136,6 +136,16 @@ async def main():
     except RuntimeError:
         refused = True
     after = rows(f"{tmp}/win_t.db", "SELECT count(*) FROM events")
+    # a copy of a windowed tracker (no window position) is refused too, not stored short
+    tracker = await win.retrieve("alice")
+    copy = DialogueStateTracker.from_events("alice", list(tracker.events), domain.slots)
+    copy.update(SlotSet("order_id", "BC-100005", timestamp=ts()))
+    try:
+        await win.save(copy)
+        refused = refused and False
+    except RuntimeError:
+        pass
+    after = rows(f"{tmp}/win_t.db", "SELECT count(*) FROM events")
     print(json.dumps({"turns": len(plan), "windowed_turns": windowed_turns, "full_users": len([e for e in full.events if isinstance(e, UserUttered)]),
                       "refused": refused, "rows_unchanged": before == after}))
 
