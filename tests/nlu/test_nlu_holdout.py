@@ -130,6 +130,11 @@ def test_confusion_matrix_is_written(summary):
     assert CONTRACT_INTENTS <= set(header)
 
 
+def test_cascade_uses_both_models(summary):
+    """CascadeIntentClassifier: the n-gram model settles most messages, the sentence vector the rest."""
+    assert 0.0 < summary["sentence_vector_share"] < 0.5, summary["sentence_vector_share"]
+
+
 def test_fallback_share_is_reported(summary):
     assert 0.0 <= summary["fallback_share"] <= 1.0
     assert summary["intent_accuracy_ignoring_fallback"] >= summary["intent_accuracy"]
