@@ -7,12 +7,8 @@ rasa_addons is imported.
 """
 from __future__ import annotations
 
-import json
-import subprocess
-from pathlib import Path
+from tests.performance.rasa_script import run_in_rasa_env
 
-ROOT = Path(__file__).resolve().parents[2]
-RASA_PY = ROOT / ".venv-rasa" / "bin" / "python"
 
 SCRIPT = r'''
 import json
@@ -49,10 +45,7 @@ print(json.dumps(results))
 
 
 def test_replacement_accepts_and_refuses_what_rasa_does() -> None:
-    out = subprocess.run([str(RASA_PY), "-c", SCRIPT], cwd=ROOT, capture_output=True, text=True, timeout=300,
-                         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "RASA_TELEMETRY_ENABLED": "false"})
-    assert out.returncode == 0, out.stderr[-3000:]
-    results = json.loads(out.stdout.strip().splitlines()[-1])
+    results = run_in_rasa_env(SCRIPT, timeout=300)
     for rasa_outcome, ours in results:
         assert rasa_outcome == ours
     kinds = [rasa_outcome[0] for rasa_outcome, _ in results]

@@ -3,12 +3,10 @@ broker write and read (same rows, same order, same trackers), with WAL on, acros
 a second writer on the same database and events appended with an older timestamp."""
 from __future__ import annotations
 
-import json
-import subprocess
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-RASA_PY = ROOT / ".venv-rasa" / "bin" / "python"
+from tests.performance.rasa_script import run_in_rasa_env
+
 
 SCRIPT = r'''
 import asyncio, json, sqlite3, sys, time
@@ -115,10 +113,7 @@ asyncio.run(main())
 
 
 def test_sqlite_stores_match_rasas_sql_stores(tmp_path: Path) -> None:
-    out = subprocess.run([str(RASA_PY), "-c", SCRIPT, str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=600,
-                         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "RASA_TELEMETRY_ENABLED": "false"})
-    assert out.returncode == 0, out.stderr[-3000:]
-    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result = run_in_rasa_env(SCRIPT, str(tmp_path))
     assert result["checks"] >= 18 and result["rows"] > 80 and result["broker_rows"] > 80
     assert result["modes"] == ["wal", "wal"]
     assert result["cache"]["hits"] >= 20, result["cache"]  # most reads came from the cache, and matched

@@ -12,12 +12,10 @@ A tracker whose conversation changed underneath it is refused rather than stored
 """
 from __future__ import annotations
 
-import json
-import subprocess
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-RASA_PY = ROOT / ".venv-rasa" / "bin" / "python"
+from tests.performance.rasa_script import run_in_rasa_env
+
 
 SCRIPT = r'''
 import asyncio, json, sqlite3, sys
@@ -154,10 +152,7 @@ asyncio.run(main())
 
 
 def test_working_window_keeps_rasas_state_and_rows(tmp_path: Path) -> None:
-    out = subprocess.run([str(RASA_PY), "-c", SCRIPT, str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=600,
-                         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "RASA_TELEMETRY_ENABLED": "false"})
-    assert out.returncode == 0, out.stderr[-3000:]
-    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result = run_in_rasa_env(SCRIPT, str(tmp_path))
     turns = result["windowed_turns"]
     assert result["full_users"] == 4 * 10  # every customer message is in the full tracker
     # the window kicked in and stays bounded: 3 + 1 turns at most, plus a form or handoff episode
