@@ -21,8 +21,6 @@ sentence vector against thousands of n-gram counts), ``max_iter``, ``random_stat
 from __future__ import annotations
 
 import logging
-import threading
-from pathlib import Path
 from typing import Any, Dict, List, Optional, Text, Tuple
 
 import numpy as np
@@ -38,25 +36,12 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from scipy.sparse import csr_matrix, hstack, vstack
 
-from rasa_addons.minilm import MiniLMEncoder
+from rasa_addons.minilm import MiniLMEncoder, shared_encoder
 
 logger = logging.getLogger(__name__)
 
 STAGE_KEY = "intent_classifier_stage"
 RANKING_LENGTH = 10
-
-_ENCODERS: Dict[str, MiniLMEncoder] = {}
-_LOCK = threading.Lock()
-
-
-def shared_encoder(model_dir: Optional[str]) -> MiniLMEncoder:
-    """One encoder per process and model folder (training and the served model share it)."""
-    key = model_dir or ""
-    with _LOCK:
-        if key not in _ENCODERS:
-            _ENCODERS[key] = MiniLMEncoder(Path(model_dir) if model_dir else None)
-        return _ENCODERS[key]
-
 
 def _logistic_regression(config: Dict[Text, Any]) -> Any:
     from sklearn.linear_model import LogisticRegression

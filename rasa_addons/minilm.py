@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 import unicodedata
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
@@ -232,3 +233,16 @@ class MiniLMEncoder:
     def encode_one(self, text: str) -> np.ndarray:
         return self.encode([text], batch_size=1)[0]
 
+
+_ENCODERS: Dict[str, "MiniLMEncoder"] = {}
+_ENCODERS_LOCK = threading.Lock()
+
+
+def shared_encoder(model_dir: Optional[str] = None) -> MiniLMEncoder:
+    """One encoder per process and model folder (loading reads ~90 MB of weights): Rasa's intent
+    classifier shares it between training and serving, the action server uses it for questions."""
+    key = model_dir or ""
+    with _ENCODERS_LOCK:
+        if key not in _ENCODERS:
+            _ENCODERS[key] = MiniLMEncoder(Path(model_dir) if model_dir else None)
+        return _ENCODERS[key]

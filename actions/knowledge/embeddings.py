@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 
 from langchain_core.embeddings import Embeddings
 
+from rasa_addons.minilm import shared_encoder
+
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
@@ -71,22 +73,7 @@ class MiniLMEmbeddings(Embeddings):
         # One short text: the NumPy implementation of the same model (rasa_addons/minilm.py, also
         # the intent classifier's) gives the same vector (tests/nlu/test_minilm_encoder.py) without
         # PyTorch's per-call overhead: about 8-13 ms instead of 17-22 ms for a question here.
-        return get_query_encoder().encode_one(text).tolist()
-
-
-_query_encoder = None
-
-
-def get_query_encoder():
-    """The process-wide NumPy MiniLM encoder for single questions (loaded on first use)."""
-    global _query_encoder
-    if _query_encoder is None:
-        with _lock:
-            if _query_encoder is None:
-                from rasa_addons.minilm import MiniLMEncoder
-
-                _query_encoder = MiniLMEncoder()
-    return _query_encoder
+        return shared_encoder().encode_one(text).tolist()
 
 
 def get_embeddings() -> MiniLMEmbeddings:
