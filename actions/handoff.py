@@ -38,6 +38,7 @@ from actions.escalation import RulesFileError, get_rules
 from actions.formatting import item_summary, money
 from actions.outbox import HandoffStore, get_outbox, get_store
 from actions.pii import mask
+from actions.triage import assess_message
 
 logger = logging.getLogger(__name__)
 
@@ -165,8 +166,6 @@ def customer_issue(tracker: Tracker) -> Optional[Dict[str, Any]]:
             continue
         if len(text.split()) < 3:
             continue
-        from actions.triage import assess_message
-
         if "wants_human" in assess_message(text, intent).signals:
             continue  # "can I speak to a human agent", whatever intent the classifier gave it
         return {"text": mask(text), "intent": intent}
