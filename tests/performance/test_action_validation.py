@@ -30,6 +30,34 @@ answers = [
     {"responses": ["text instead of an object"]},
     {"events": [{"event": "user", "text": 5}]},
     ["not an object"],
+    # one answer with every kind of event Rasa's schema names, as the action server sends them
+    {"events": [
+        {"event": "user", "text": "hi", "parse_data": {"intent": {"name": "greet", "confidence": 0.9},
+                                                     "entities": [{"entity": "plan", "value": "free", "start": 0,
+                                                                   "end": 4, "extractor": None}]}},
+        {"event": "action", "name": "action_listen", "policy": None, "confidence": None, "timestamp": None},
+        {"event": "bot", "text": "hello", "data": {"buttons": []}, "metadata": {"utter_action": "utter_greet"}},
+        {"event": "entities", "entities": []},
+        {"event": "active_loop", "name": "order_form"}, {"event": "form", "name": None},
+        {"event": "followup", "name": "action_x"}, {"event": "pause"}, {"event": "resume"},
+        {"event": "reset_slots"}, {"event": "restart"}, {"event": "undo"}, {"event": "rewind"},
+        {"event": "session_started"}, {"event": "agent", "text": "x"}, {"event": "export"},
+        {"event": "reminder", "intent": "x", "date_time": "2026-01-01T00:00:00"}, {"event": "cancel_reminder"},
+        {"event": "action_execution_rejected", "name": "x"}, {"event": "form_validation", "validate": False},
+        {"event": "loop_interrupted", "is_interrupted": True}, {"event": "user_featurization"},
+    ], "responses": [{"text": "hi", "buttons": []}], "extra": 1},
+    # invalid in one event among valid ones, in each of the places a value can be wrong
+    {"events": [{"event": "slot", "name": "a", "value": 1}, {"event": "action", "confidence": "high"}]},
+    {"events": [{"event": "slot", "name": "a", "value": 1, "timestamp": "noon"}]},
+    {"events": [{"event": "bot", "metadata": "not an object"}]},
+    {"events": [{"event": "entities", "entities": [{"entity": "plan"}]}]},
+    {"events": [{"event": "user", "parse_data": {"intent": {"confidence": True}}}]},
+    {"events": [{"event": ["user"]}]},
+    {"events": [{"event": 7}]},
+    {"events": [{"name": "x", "value": 1}]},
+    {"events": ["slot"]},
+    {"responses": {"text": "hi"}},
+    {"events": [{"event": "slot", "name": "a", "value": 1}], "responses": [{"text": "a"}, "b"]},
 ]
 results = []
 for answer in answers:
@@ -49,5 +77,5 @@ def test_replacement_accepts_and_refuses_what_rasa_does() -> None:
     for rasa_outcome, ours in results:
         assert rasa_outcome == ours
     kinds = [rasa_outcome[0] for rasa_outcome, _ in results]
-    assert kinds.count("ok") >= 3 and kinds.count("invalid") >= 4, kinds
+    assert kinds.count("ok") >= 4 and kinds.count("invalid") >= 14, kinds
     assert all("Failed to validate Action server response" in r[1] for r, _ in results if r[0] == "invalid")
