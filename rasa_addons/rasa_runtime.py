@@ -1,0 +1,136 @@
+"""Three of Rasa 3.6's per-turn costs, removed without changing what Rasa computes.
+
+Found with cProfile on the Rasa server under the bench's 10-conversation load (docs/performance.md);
+each replacement returns exactly what the original returns, and
+tests/performance/test_rasa_runtime.py runs both side by side:
+
+- ``Event.resolve_by_type`` walked every subclass of ``Event`` (recursively, checking each for
+  abstract methods) to find the class of one event name, each time an event was deserialised:
+  about 20 times a turn (answers of the action server, the tracker cache). The class found for a
+  name is now remembered; a name that is not found still goes through Rasa's code, which raises
+  or returns the default as before. Classes are only ever added by imports, never removed, so a
+  remembered answer cannot go stale.
+- ``copy.copy`` of every slot whenever a tracker is created (``DialogueStateTracker.__init__``):
+  Rasa creates a tracker for every prior state of every prediction (``generate_all_prior_trackers``),
+  so a turn copied thousands of slots through ``copy``'s generic ``__reduce_ex__`` path. Slots
+  get a ``__copy__`` that does what that path does for them (a new instance of the same class with
+  the same ``__dict__``).
+- The graph runner ran each prediction and each parse through ``dask.get``, which schedules the
+  (small, fixed) graph from scratch every call, and rebuilt the graph's minimal schema for the
+  targets every call. The schema is now built once per set of targets and the graph is evaluated
+  depth first, each node once with the outputs of the nodes it needs, as dask's synchronous
+  scheduler does. A node's exception propagates unchanged, as ``dask.get`` re-raises it, and a
+  ``RuntimeError`` still becomes Rasa's ``GraphRunError``.
+
+``install()`` is called when ``rasa_addons`` is imported in Rasa's environment
+(rasa_addons/__init__.py), i.e. whenever Rasa loads our tracker store, policies or classifier.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Text, Tuple, Type
+
+_installed = False
+
+
+def _resolve_by_type_remembering(original: Any) -> Any:
+    found: Dict[Text, Type[Any]] = {}
+
+    def resolve_by_type(type_name: Text, default: Optional[Type[Any]] = None) -> Optional[Type[Any]]:
+        cls = found.get(type_name)
+        if cls is not None:
+            return cls
+        cls = original(type_name, default)
+        if cls is not None and cls is not default:
+            found[type_name] = cls
+        return cls
+
+    resolve_by_type.__doc__ = original.__doc__
+    return staticmethod(resolve_by_type)
+
+
+def _slot_copy(self: Any) -> Any:
+    """What ``copy.copy`` does for a plain object without ``__slots__``: same class, same state."""
+    duplicate = self.__class__.__new__(self.__class__)
+    duplicate.__dict__.update(self.__dict__)
+    return duplicate
+
+
+def evaluate(graph: Dict[Text, Any], targets: List[Text]) -> Tuple[Any, ...]:
+    """The values of ``targets`` in a dask task graph, as ``dask.get(graph, targets)`` returns them.
+
+    A task is a tuple whose first item is callable; its other items are either keys of the graph
+    (replaced by their values) or literals. Anything else in the graph is a literal value. Every
+    node runs at most once."""
+    values: Dict[Text, Any] = {}
+
+    def value_of(key: Text) -> Any:
+        if key in values:
+            return values[key]
+        task = graph[key]
+        if isinstance(task, tuple) and task and callable(task[0]):
+            args = [value_of(arg) if _is_key(arg, graph) else arg for arg in task[1:]]
+            result = task[0](*args)
+        else:
+            result = task
+        values[key] = result
+        return result
+
+    return tuple(value_of(target) for target in targets)
+
+
+def _is_key(arg: Any, graph: Dict[Text, Any]) -> bool:
+    try:
+        return arg in graph
+    except TypeError:  # unhashable literal
+        return False
+
+
+_dask_run: Any = None
+
+
+def _graph_run(self: Any, inputs: Optional[Dict[Text, Any]] = None, targets: Optional[List[Text]] = None) -> Dict[Text, Any]:
+    """``DaskGraphRunner.run`` with the minimal schema cached per targets and no dask scheduling.
+
+    Only for graphs without node hooks, i.e. the prediction graph the server runs on every turn:
+    training graphs (``rasa train`` adds its training and logging hooks) keep dask, which also
+    frees intermediate results of the large training graph as soon as nothing needs them."""
+    from rasa.engine.exceptions import GraphRunError
+
+    hooked = self.__dict__.get("_rasa_addons_hooked")
+    if hooked is None:
+        hooked = self._rasa_addons_hooked = any(getattr(node, "_hooks", None)
+                                                for node in self._instantiated_nodes.values())
+    if hooked:
+        return _dask_run(self, inputs, targets)
+    run_targets = targets if targets else self._graph_schema.target_names
+    cache = self.__dict__.setdefault("_rasa_addons_graphs", {})
+    key = tuple(run_targets)
+    graph = cache.get(key)
+    if graph is None:
+        graph = cache[key] = self._build_dask_graph(self._graph_schema.minimal_graph_schema(run_targets))
+    run_graph = dict(graph)  # inputs are added per call, the cached graph stays input-free
+    if inputs:
+        self._add_inputs_to_graph(inputs, run_graph)
+    try:
+        return dict(evaluate(run_graph, list(run_targets)))
+    except RuntimeError as error:
+        raise GraphRunError("Error running runner.") from error
+
+
+def install() -> None:
+    """Replace the three code paths described above (idempotent)."""
+    global _installed, _dask_run
+    if _installed:
+        return
+    from rasa.engine.runner.dask import DaskGraphRunner
+    from rasa.shared.core.events import Event
+    from rasa.shared.core.slots import Slot
+
+    Event.resolve_by_type = _resolve_by_type_remembering(Event.resolve_by_type)
+    Slot.__copy__ = _slot_copy
+    _dask_run = DaskGraphRunner.run
+    DaskGraphRunner.run = _graph_run
+    _installed = True
+
+
+__all__ = ["install", "evaluate"]
