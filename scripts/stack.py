@@ -145,13 +145,19 @@ class StackConfig:
 
 
 def rasa_env(env: Dict[str, str]) -> Dict[str, str]:
-    """Rasa's environment: one BLAS thread. Rasa handles every conversation on one event loop, and
-    the intent classifier's MiniLM encoder multiplies small matrices: under load a second thread
-    only spins against the action server (quick make bench runs, 10 concurrent conversations:
-    0.91x stock with one thread in Rasa, 0.73x with two threads in both processes). The action
-    server keeps the default, which answers a single knowledge question faster when the machine
-    is not saturated (knowledge / task turn 1.27x against 1.74x with one thread there)."""
+    """Rasa's environment: one BLAS thread (``RASA_BLAS_THREADS``). Rasa handles every conversation
+    on one event loop, and the intent classifier's MiniLM encoder multiplies small matrices: under
+    load a second thread only spins against the other processes (quick make bench runs, 10
+    concurrent conversations: 0.91x stock with one thread in Rasa, 0.73x with two)."""
     return {**env, "OPENBLAS_NUM_THREADS": env.get("RASA_BLAS_THREADS", "1")}
+
+
+def action_env(env: Dict[str, str]) -> Dict[str, str]:
+    """The action server's environment: one BLAS thread too (``ACTION_BLAS_THREADS``). Its only
+    matrix work is embedding one question (NumPy MiniLM, a 10-30 token sequence); OpenBLAS's
+    second thread busy-waits between those small products, and under the bench's 10-conversation
+    load that doubled the action server's CPU per turn (bench.cpu: 39.7 -> 19.5 ms)."""
+    return {**env, "OPENBLAS_NUM_THREADS": env.get("ACTION_BLAS_THREADS", "1")}
 
 
 class Stack:
@@ -172,7 +178,8 @@ class Stack:
             rasa_cmd += ["--auth-token", token]
         self.services = [
             Service("demo backend", [str(APP_PY), "-m", "demo_backend"], f"{config.backend_url}/health", env, logs / "backend.log", 60),
-            Service("action server", [str(APP_PY), "-m", "actions.server"], f"http://127.0.0.1:{config.action_port}/health", env, logs / "actions.log", 120),
+            Service("action server", [str(APP_PY), "-m", "actions.server"], f"http://127.0.0.1:{config.action_port}/health",
+                    action_env(env), logs / "actions.log", 120),
             Service(
                 "rasa server", rasa_cmd,
                 f"{config.rasa_url}/status" + (f"?token={token}" if token else ""), rasa_env(env), logs / "rasa.log", 240,
