@@ -33,9 +33,10 @@ train: envs
 	  PYTHONPATH=. $(RASA) train --fixed-model-name $$fp --out models && \
 	  find models -name '*.tar.gz' ! -name "$$fp.tar.gz" -delete; fi
 
+# An index from before sentence_vectors.npz existed is brought up to date (incrementally) as well.
 ingest: envs
 	@fp=$$($(APP_PY) -m scripts.fingerprint knowledge); \
-	if [ "$$(cat var/chroma/.fingerprint 2>/dev/null)" = "$$fp" ]; then echo ">>> knowledge index is current"; \
+	if [ "$$(cat var/chroma/.fingerprint 2>/dev/null)" = "$$fp" ] && [ -f var/chroma/sentence_vectors.npz ]; then echo ">>> knowledge index is current"; \
 	else echo ">>> ingesting knowledge/ into var/chroma"; \
 	  PYTHONPATH=. $(APP_PY) -m actions.knowledge.ingest knowledge && echo $$fp > var/chroma/.fingerprint; fi
 

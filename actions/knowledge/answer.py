@@ -17,7 +17,7 @@ import logging
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from . import coverage, guards
+from . import coverage, extractive, guards
 from .config import load_settings
 from .extractive import extract
 from .llm import generate
@@ -141,10 +141,20 @@ async def answer_question(question: str, audience: str = PUBLIC) -> KnowledgeAns
     return _answer(extracted.text, extracted.chunks(), result, "extractive")
 
 
+def _warm_up() -> None:
+    retriever = get_retriever()
+    retriever.warm_up()
+    corpus = retriever.snapshot()
+    extractive.warm_up(extractive.stored_chunks(corpus.ids, corpus.texts, corpus.metas),
+                       corpus.version)
+
+
 async def warm_up() -> None:
-    """Load the model, open the store and build BM25 now (a few seconds), so the first customer
-    question does not pay for it. Call once at action-server start-up; safe to call again."""
-    await asyncio.to_thread(get_retriever().warm_up)
+    """Open the store, build BM25 and load the query encoder and the precomputed sentence vectors
+    now (a few seconds), so the first customer question does not pay for it. PyTorch is loaded
+    only if those vectors are missing or stale. Call once at action-server start-up; safe to call
+    again."""
+    await asyncio.to_thread(_warm_up)
 
 
 async def draft_reply(question: str, audience: str = INTERNAL) -> KnowledgeAnswer:

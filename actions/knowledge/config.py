@@ -14,6 +14,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_KNOWLEDGE_DIR = PROJECT_ROOT / "knowledge"
 COLLECTION_NAME = "brightcart_kb"
 MANIFEST_NAME = "kb_manifest.json"
+SENTENCE_VECTORS_NAME = "sentence_vectors.npz"
 # Fused-score threshold below which a question is refused; tuned on the eval tuning half
 # (docs/knowledge.md records how).
 DEFAULT_MIN_RELEVANCE = 0.40
@@ -44,6 +45,12 @@ class KnowledgeSettings:
     @property
     def uses_server(self) -> bool:
         return self.chroma_host is not None
+
+    @property
+    def sentence_vectors_path(self) -> Path:
+        """The extractive answerer's precomputed sentence vectors (sentence_vectors.py), written
+        by ingestion beside the manifest: like it, a local file even with a Chroma server."""
+        return self.manifest_path.parent / SENTENCE_VECTORS_NAME
 
 
 def load_settings() -> KnowledgeSettings:

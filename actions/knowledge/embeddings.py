@@ -9,7 +9,8 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from typing import TYPE_CHECKING
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Iterator
 
 from langchain_core.embeddings import Embeddings
 
@@ -55,6 +56,21 @@ def get_model() -> SentenceTransformer:
             if _model is None:
                 _model = _load_model()
     return _model
+
+
+@contextmanager
+def torch_threads(count: int) -> Iterator[None]:
+    """Run the block with ``count`` torch intra-op threads, then restore the setting (process-wide:
+    for single-threaded batch jobs such as ingestion, not for the action server)."""
+    import torch
+
+    get_model()  # loading it applies KB_TORCH_THREADS, which must not override ``count`` inside
+    previous = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 class MiniLMEmbeddings(Embeddings):

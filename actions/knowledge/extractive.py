@@ -1,12 +1,14 @@
 """Offline extractive answers: quote the 2-3 sentences of the retrieved chunks that best answer
 the question, verbatim, so nothing is said that the help center does not say.
 
-Sentences are scored by cosine similarity to the question (MiniLM, cached per chunk) plus the
-relevance of the chunk they come from; the follow-up sentences must come from the same article
-as the best one so the answer reads as one coherent passage.
+Sentences are scored by cosine similarity to the question (MiniLM) plus the relevance of the chunk
+they come from; the follow-up sentences must come from the same article as the best one so the
+answer reads as one coherent passage. Sentence vectors come from the file ingestion writes
+(sentence_vectors.py); a chunk it does not cover is embedded here once and cached.
 """
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from collections import OrderedDict
@@ -14,9 +16,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .config import load_settings
 from .embeddings import get_embeddings
 from .lexical import tokenize
-from .retrieval import RetrievalResult, RetrievedChunk
+from .retrieval import RetrievalResult, RetrievedChunk, make_chunk
+from .sentence_vectors import SentenceVectors, precomputed, texts_digest
+
+logger = logging.getLogger(__name__)
 
 MAX_SENTENCES = 3
 MIN_WORDS = 4
@@ -74,8 +80,36 @@ def split_sentences(body: str) -> list[str]:
     return [s.strip() for s in out if s.strip()]
 
 
+@dataclass(frozen=True)
+class ChunkSentences:
+    """What extract() embeds for one chunk; ingestion precomputes exactly this."""
+    sentences: list[str]  # quotable sentences, in reading order
+    texts: list[str]  # the same sentences in context, as embedded
+    digest: str  # key of ``texts`` in the precomputed file
+
+    @classmethod
+    def of(cls, chunk: RetrievedChunk) -> ChunkSentences:
+        sentences = [s for s in split_sentences(chunk.body) if len(s.split()) >= MIN_WORDS]
+        texts = [_context_text(chunk, s) for s in sentences]
+        return cls(sentences, texts, texts_digest(texts))
+
+
+def embed_sentences(texts: list[str]) -> np.ndarray:
+    """One chunk's sentence vectors. Ingestion calls this chunk by chunk too: the model pads a
+    batch to its longest text, so embedding all chunks in one batch would give vectors that
+    differ in the 7th decimal from the ones answering would compute, instead of the same bits."""
+    return np.asarray(get_embeddings().embed_documents(texts), dtype=np.float32)
+
+
+def stored_chunks(ids: list[str], texts: list[str], metas: list[dict]) -> list[RetrievedChunk]:
+    """Collection records as the retriever returns them (same title, section and body), unscored."""
+    return [make_chunk(chunk_id, meta, text, 0.0, 0.0, 0.0)
+            for chunk_id, text, meta in zip(ids, texts, metas)]
+
+
 class _SentenceCache:
-    """Sentence vectors per chunk body; bodies repeat across questions, so embed each once."""
+    """Vectors of chunks the precomputed file does not cover; chunks repeat across questions,
+    so embed each once."""
 
     def __init__(self, size: int = _CACHE_SIZE) -> None:
         self._size = size
@@ -88,7 +122,7 @@ class _SentenceCache:
             if hit is not None:
                 self._items.move_to_end(key)
                 return hit
-        vectors = np.asarray(get_embeddings().embed_documents(texts), dtype=np.float32)
+        vectors = embed_sentences(texts)
         with self._lock:
             self._items[key] = vectors
             while len(self._items) > self._size:
@@ -97,6 +131,7 @@ class _SentenceCache:
 
 
 _cache = _SentenceCache()
+_uncovered_logged: set[str] = set()  # index versions whose missing chunks were logged
 
 
 def _context_text(chunk: RetrievedChunk, sentence: str) -> str:
@@ -104,8 +139,42 @@ def _context_text(chunk: RetrievedChunk, sentence: str) -> str:
     return f"{chunk.title} | {chunk.section}: {sentence}"
 
 
+def _vectors(chunk: RetrievedChunk, prepared: ChunkSentences, table: SentenceVectors | None,
+             index_version: str) -> np.ndarray:
+    if table is not None:
+        vectors = table.get(chunk.chunk_id, prepared.digest)
+        if vectors is not None:
+            return vectors
+        if index_version not in _uncovered_logged:
+            # Once per index: the file matches the index version but not this chunk's text, so
+            # the sentence splitting changed since ingestion (re-run it) or the file is damaged.
+            _uncovered_logged.add(index_version)
+            logger.warning("no precomputed sentence vectors for chunk %s (index %s); embedding "
+                           "uncovered chunks while answering", chunk.chunk_id, index_version)
+    # The file's absence or staleness was logged once when it was looked up.
+    return _cache.vectors(f"{chunk.chunk_id}:{prepared.digest}", prepared.texts)
+
+
+def warm_up(chunks: list[RetrievedChunk], index_version: str) -> bool:
+    """Load the precomputed sentence vectors now rather than on the first question. If they do
+    not cover every chunk, load the embedding model now instead, since answering will need it.
+    Returns whether the file covers every chunk."""
+    table = precomputed(load_settings().sentence_vectors_path, index_version)
+    uncovered = 0
+    for chunk in chunks:
+        prepared = ChunkSentences.of(chunk)
+        if prepared.sentences and (table is None or table.get(chunk.chunk_id, prepared.digest) is None):
+            uncovered += 1
+    if uncovered:
+        logger.warning("%d of %d chunks lack precomputed sentence vectors; loading the embedding "
+                       "model for them", uncovered, len(chunks))
+        embed_sentences(["warm up"])
+    return not uncovered
+
+
 def extract(result: RetrievalResult, max_sentences: int = MAX_SENTENCES) -> Extract:
-    """Pick the sentences to quote. Blocking (may embed): run off the event loop."""
+    """Pick the sentences to quote. Blocking (reads the vector file once, may embed): run off
+    the event loop."""
     if not result.relevant:
         return Extract([])
     floor = result.threshold * SOURCE_MIN_FRACTION
@@ -114,15 +183,14 @@ def extract(result: RetrievalResult, max_sentences: int = MAX_SENTENCES) -> Extr
         return Extract([])
     query = np.asarray(result.query_vector, dtype=np.float32)
     query_terms = set(tokenize(result.query))
+    table = precomputed(load_settings().sentence_vectors_path, result.index_version)
     candidates: list[tuple[float, Sentence]] = []
     for rank, chunk in enumerate(chunks):
-        sentences = [s for s in split_sentences(chunk.body) if len(s.split()) >= MIN_WORDS]
-        if not sentences:
+        prepared = ChunkSentences.of(chunk)
+        if not prepared.sentences:
             continue
-        key = f"{chunk.chunk_id}:{hash(chunk.body)}"
-        vectors = _cache.vectors(key, [_context_text(chunk, s) for s in sentences])
-        cosines = vectors @ query
-        for i, (text, cosine) in enumerate(zip(sentences, cosines)):
+        cosines = _vectors(chunk, prepared, table, result.index_version) @ query
+        for i, (text, cosine) in enumerate(zip(prepared.sentences, cosines)):
             terms = set(tokenize(text))
             overlap = len(query_terms & terms) / len(query_terms) if query_terms else 0.0
             # Chunk relevance breaks ties between similar sentences of different sections.

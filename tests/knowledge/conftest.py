@@ -1,7 +1,8 @@
 """Knowledge tests run against a throw-away Chroma directory, never var/chroma.
 
 ``kb_index`` ingests the real knowledge/ folder once for the package (embedding ~50 articles
-takes a while on CPU); tests that need their own index point CHROMA_PATH at ``tmp_path``.
+takes a while on CPU); tests that need their own index point CHROMA_PATH at ``tmp_path`` with
+``chroma_dir``, and ``embedded`` records every text the embedding model is asked to embed.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 from actions.knowledge.config import DEFAULT_KNOWLEDGE_DIR  # noqa: E402
+from actions.knowledge.embeddings import MiniLMEmbeddings  # noqa: E402
 from actions.knowledge.ingest import IngestReport, ingest  # noqa: E402
 
 _ENV_KEYS = ("CHROMA_PATH", "CHROMA_HOST", "CHROMA_PORT", "LLM_BASE_URL", "LLM_MODEL",
@@ -36,6 +38,27 @@ def kb_index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IngestReport]
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+@pytest.fixture
+def chroma_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "chroma"
+    monkeypatch.setenv("CHROMA_PATH", str(path))
+    return path
+
+
+@pytest.fixture
+def embedded(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every text sent to the embedding model, to prove what was (not) re-embedded."""
+    texts: list[str] = []
+    original = MiniLMEmbeddings.embed_documents
+
+    def spy(self: MiniLMEmbeddings, batch: list[str]) -> list[list[float]]:
+        texts.extend(batch)
+        return original(self, batch)
+
+    monkeypatch.setattr(MiniLMEmbeddings, "embed_documents", spy)
+    return texts
 
 
 def write_article(folder: Path, article_id: str, title: str, body: str,

@@ -7,32 +7,10 @@ from pathlib import Path
 import pytest
 
 from actions.knowledge import index_version
-from actions.knowledge.embeddings import MiniLMEmbeddings
 from actions.knowledge.ingest import ingest, main
 from actions.knowledge.store import all_records, get_store
 
 from .conftest import write_article
-
-
-@pytest.fixture
-def chroma_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "chroma"
-    monkeypatch.setenv("CHROMA_PATH", str(path))
-    return path
-
-
-@pytest.fixture
-def embedded(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Every text sent to the embedding model, to prove what was (not) re-embedded."""
-    texts: list[str] = []
-    original = MiniLMEmbeddings.embed_documents
-
-    def spy(self: MiniLMEmbeddings, batch: list[str]) -> list[list[float]]:
-        texts.extend(batch)
-        return original(self, batch)
-
-    monkeypatch.setattr(MiniLMEmbeddings, "embed_documents", spy)
-    return texts
 
 
 def _articles_in_index() -> dict[str, str]:
