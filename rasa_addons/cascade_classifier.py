@@ -31,7 +31,7 @@ from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.classifiers.classifier import IntentClassifier
 from rasa.nlu.featurizers.featurizer import Featurizer
 from rasa.shared.exceptions import InvalidConfigException
-from rasa.shared.nlu.constants import INTENT, TEXT
+from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from scipy.sparse import csr_matrix, hstack, vstack
@@ -95,10 +95,16 @@ class CascadeIntentClassifier(IntentClassifier, GraphComponent):
 
     @staticmethod
     def _sparse(messages: List[Message]) -> csr_matrix:
+        """Each message's sparse sentence features of every featurizer, side by side in pipeline order.
+
+        The same matrix as ``message.get_sparse_features(TEXT)[1]``, built with one ``hstack``:
+        Rasa's version also combines the sequence features we do not use, and deep-copies and
+        stacks pairwise (about 3 ms a message here)."""
         rows = []
         for message in messages:
-            features = message.get_sparse_features(attribute=TEXT)[1]  # (sequence, sentence)
-            rows.append(csr_matrix(features.features) if features is not None else csr_matrix((1, 0)))
+            sentence = [f.features for f in message.features
+                        if f.attribute == TEXT and f.type == FEATURE_TYPE_SENTENCE and f.is_sparse()]
+            rows.append(hstack(sentence).tocsr() if sentence else csr_matrix((1, 0)))
         return vstack(rows).tocsr()
 
     def _meaning(self, messages: List[Message]) -> np.ndarray:
@@ -158,6 +164,12 @@ class CascadeIntentClassifier(IntentClassifier, GraphComponent):
         if self.wording is None or self.combined is None:
             return messages
         todo = [m for m in messages if m.get(TEXT)]
+        for message in messages:
+            if not message.get(TEXT):
+                # no words, no prediction: Rasa's own classifiers answer {"name": None, "confidence":
+                # 0.0} here, which the FallbackClassifier turns into nlu_fallback
+                message.set(INTENT, {"name": None, "confidence": 0.0}, add_to_output=True)
+                message.set("intent_ranking", [], add_to_output=True)
         if not todo:
             return messages
         sparse = self._sparse(todo)
