@@ -1,4 +1,4 @@
-"""Three of Rasa 3.6's per-turn costs, removed without changing what Rasa computes.
+"""Four of Rasa 3.6's per-turn costs, removed without changing what Rasa computes or sends.
 
 Found with cProfile on the Rasa server under the bench's 10-conversation load (docs/performance.md);
 each replacement returns exactly what the original returns, and
@@ -21,6 +21,13 @@ tests/performance/test_rasa_runtime.py runs both side by side:
   depth first, each node once with the outputs of the nodes it needs, as dask's synchronous
   scheduler does. A node's exception propagates unchanged, as ``dask.get`` re-raises it, and a
   ``RuntimeError`` still becomes Rasa's ``GraphRunError``.
+
+- Every call to the action server (``EndpointConfig.request``, 2-4 a turn here) opened a new
+  ``aiohttp.ClientSession``, so a new TCP connection, and closed it again; both servers paid for
+  the connection set-up and tear-down each time. Sessions are now kept, one per event loop and
+  endpoint (URL, headers, basic auth), and ``request`` uses them as before: same headers, same
+  timeout, same body, same errors. Kept connections idle out after aiohttp's 15 s, well inside the
+  action server's keep-alive (Sanic's 120 s), so the server never closes one under a request.
 
 ``install()`` is called when ``rasa_addons`` is imported in Rasa's environment
 (rasa_addons/__init__.py), i.e. whenever Rasa loads our tracker store, policies or classifier.
@@ -117,12 +124,47 @@ def _graph_run(self: Any, inputs: Optional[Dict[Text, Any]] = None, targets: Opt
         raise GraphRunError("Error running runner.") from error
 
 
+class _KeptSession:
+    """``async with`` yields the kept session and leaves it open (``request`` closes its own)."""
+
+    def __init__(self, session: Any) -> None:
+        self._session = session
+
+    async def __aenter__(self) -> Any:
+        return self._session
+
+    async def __aexit__(self, *_exc: Any) -> bool:
+        return False
+
+
+_new_session: Any = None
+_sessions: Dict[Tuple[Any, ...], Any] = {}
+
+
+def _kept_session(self: Any) -> Any:
+    """``EndpointConfig.session`` that hands out one open session per loop and endpoint."""
+    import asyncio
+    import json as _json
+
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:  # not in a coroutine: Rasa's own, closed after use
+        return _new_session(self)
+    key = (id(loop), self.url, _json.dumps(self.headers, sort_keys=True, default=str),
+           _json.dumps(self.basic_auth, sort_keys=True, default=str))
+    session = _sessions.get(key)
+    if session is None or session.closed or getattr(session, "_loop", loop) is not loop:
+        session = _sessions[key] = _new_session(self)
+    return _KeptSession(session)
+
+
 def install() -> None:
-    """Replace the three code paths described above (idempotent)."""
-    global _installed, _dask_run
+    """Replace the code paths described above (idempotent)."""
+    global _installed, _dask_run, _new_session
     if _installed:
         return
     from rasa.engine.runner.dask import DaskGraphRunner
+    from rasa.utils.endpoints import EndpointConfig
     from rasa.shared.core.events import Event
     from rasa.shared.core.slots import Slot
 
@@ -130,6 +172,8 @@ def install() -> None:
     Slot.__copy__ = _slot_copy
     _dask_run = DaskGraphRunner.run
     DaskGraphRunner.run = _graph_run
+    _new_session = EndpointConfig.session
+    EndpointConfig.session = _kept_session
     _installed = True
 
 

@@ -1,8 +1,9 @@
-"""rasa_addons.rasa_runtime: the cheaper equivalents of three Rasa internals compute what Rasa does.
+"""rasa_addons.rasa_runtime: the cheaper equivalents of four Rasa internals compute what Rasa does.
 
 Runs in Rasa's environment against the trained model: every event name resolves to the same class
 (and unknown names fail the same way), every slot of the domain copies to an equal, independent
-slot, and the prediction graph gives the same parses and the same next-action predictions with
+slot, requests to an endpoint reuse one connection with the same headers, bodies, answers and
+errors, and the prediction graph gives the same parses and the same next-action predictions with
 and without dask, while the fast path really runs without dask.
 """
 from __future__ import annotations
@@ -46,6 +47,41 @@ for slot in domain.slots:
     assert duplicate.__dict__ == reference.__dict__ == slot.__dict__, slot.name
     duplicate.value = "changed"
     assert slot.value != "changed", slot.name
+
+# the action endpoint: kept connections, same requests and errors
+from aiohttp import web
+from rasa.utils.endpoints import EndpointConfig, ClientResponseError
+seen = []
+async def handler(request):
+    seen.append((request.transport.get_extra_info("peername")[1], request.headers.get("X-Test"), await request.json()))
+    if request.path.endswith("/fail"):
+        return web.json_response({"error": "no"}, status=500)
+    return web.json_response({"n": len(seen)})
+async def endpoint_checks():
+    app = web.Application()
+    app.router.add_post("/{tail:.*}", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    first = EndpointConfig(f"http://127.0.0.1:{port}/webhook", headers={"X-Test": "a"})
+    answers = [await first.request(json={"i": i}, method="post") for i in range(5)]
+    other = EndpointConfig(f"http://127.0.0.1:{port}/webhook", headers={"X-Test": "b"})
+    answers.append(await other.request(json={"i": 5}, method="post"))
+    try:
+        await first.request(subpath="fail", json={"i": 6}, method="post")
+        raise SystemExit("HTTP 500 not raised")
+    except ClientResponseError as error:
+        assert error.status == 500
+    await runner.cleanup()
+    return answers
+answers = asyncio.run(endpoint_checks())
+assert [a["n"] for a in answers] == [1, 2, 3, 4, 5, 6], answers
+assert [body["i"] for _, _, body in seen] == list(range(7))
+assert [h for _, h, _ in seen] == ["a"] * 5 + ["b", "a"]
+assert len({port for port, h, _ in seen if h == "a"}) == 1, "requests did not share one connection"
+out["kept_connections"] = len({port for port, _, _ in seen})
 
 # the prediction graph with and without dask
 from rasa.core.agent import load_agent
@@ -91,3 +127,4 @@ def test_rasa_runtime_replacements_compute_what_rasa_does() -> None:
     result = run_in_rasa_env(SCRIPT, str(model), timeout=600)
     assert result["names"] >= 20 and result["slots"] >= 20 and result["parses"] == 10
     assert len(result["intents"]) >= 6, result["intents"]
+    assert result["kept_connections"] == 2  # one per endpoint (its headers differ)
