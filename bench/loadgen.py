@@ -1,7 +1,10 @@
 """The load generator: asyncio + httpx over Rasa's REST channel, the same for both bots.
 
-Every conversation has a fresh sender id. ``concurrent`` runs N conversations at a time (N
-workers taking conversations from a queue) and measures each turn from request to full reply;
+Every conversation has a fresh sender id and, like a customer's browser or phone, its own HTTP
+connection, kept for all its turns (one shared pool for all conversations would hand each turn to
+whichever connection is free, which no set of customers does). ``concurrent`` runs N
+conversations at a time (N workers taking conversations from a queue) and measures each turn
+from request to full reply;
 throughput is customer messages answered per second of wall time. ``long_conversation`` sends
 one conversation turn after turn and records each turn's latency.
 
@@ -125,18 +128,19 @@ async def concurrent(bot: Bot, conversations: Sequence[Sequence[Turn]], concurre
         queue.put_nowait((number, turns))
     result = RunResult(concurrency=concurrency, wall_seconds=0.0)
 
-    async with bot.client(concurrency) as client:
-        async def worker() -> None:
-            while True:
-                try:
-                    number, turns = queue.get_nowait()
-                except asyncio.QueueEmpty:
-                    return
+    async def worker() -> None:
+        while True:
+            try:
+                number, turns = queue.get_nowait()
+            except asyncio.QueueEmpty:
+                return
+            # a conversation is one customer: its own HTTP connection, kept for its turns
+            async with bot.client(1) as client:
                 await _conversation(bot, client, number, turns, result, prefix)
 
-        started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        result.wall_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    result.wall_seconds = time.perf_counter() - started
     return result
 
 
