@@ -10,6 +10,8 @@ ENV PYTHONUNBUFFERED=1 \
     ANONYMIZED_TELEMETRY=False \
     ACTION_SERVER_HOST=0.0.0.0 \
     ACTION_SERVER_PORT=5055
+# One BLAS thread: the only matrix work is one question's embedding (scripts/stack.py action_env).
+ENV OPENBLAS_NUM_THREADS=1
 
 WORKDIR /app
 COPY requirements/app.lock /app/requirements/app.lock
