@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
-from typing import Any, Dict, List, Text
+from typing import Any, Dict, List, Sequence, Text
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
@@ -32,8 +32,19 @@ FLOW_SLOTS = (
 )
 
 
-def flow_reset_events() -> List[EventType]:
-    return [SlotSet(slot, False if slot == "flow_blocked" else None) for slot in FLOW_SLOTS]
+def _cleared(slot: Text) -> Any:
+    return False if slot == "flow_blocked" else None
+
+
+def flow_reset_events(tracker: Tracker, earlier: Sequence[EventType] = ()) -> List[EventType]:
+    """``SlotSet`` events that clear the flow's answers, for those set now or by ``earlier``
+    (events this action returns before these). A slot that is already clear gets no event: every
+    event is carried, replayed and sent to the action server for the rest of the conversation."""
+    values = {slot: tracker.get_slot(slot) for slot in FLOW_SLOTS}
+    for event in earlier:
+        if event.get("event") == "slot" and event.get("name") in values:
+            values[event["name"]] = event.get("value")
+    return [SlotSet(slot, _cleared(slot)) for slot in FLOW_SLOTS if values[slot] != _cleared(slot)]
 
 
 class SubmitAction(Action, ABC):
@@ -58,11 +69,11 @@ class SubmitAction(Action, ABC):
     ) -> List[Dict[Text, Any]]:
         events: List[EventType] = []
         if tracker.get_slot("flow_blocked"):
-            return flow_reset_events()
+            return flow_reset_events(tracker)
         if self.needs_confirmation and tracker.get_slot("confirmed") is not True:
             dispatcher.utter_message(response="utter_not_changed")
             dispatcher.utter_message(response="utter_anything_else")
-            return flow_reset_events()
+            return flow_reset_events(tracker)
         try:
             events = await self.submit(dispatcher, tracker, domain)
         except BackendUnavailable as error:
@@ -73,4 +84,4 @@ class SubmitAction(Action, ABC):
             logger.warning("%s: backend refused: %s", self.name(), error)
             dispatcher.utter_message(text=f"Sorry, I couldn't complete that: {error}")
             dispatcher.utter_message(response="utter_offer_human")
-        return events + flow_reset_events()
+        return events + flow_reset_events(tracker, events)

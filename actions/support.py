@@ -42,7 +42,7 @@ class ActionResetFlow(Action):
 
     async def run(self, dispatcher, tracker, domain):
         dispatcher.utter_message(response="utter_flow_stopped")
-        return flow_reset_events()
+        return flow_reset_events(tracker)
 
 
 class ActionReportBug(SubmitAction):

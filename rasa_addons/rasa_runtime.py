@@ -1,4 +1,4 @@
-"""Four of Rasa 3.6's per-turn costs, removed without changing what Rasa computes or sends.
+"""Seven of Rasa 3.6's per-turn costs, removed without changing what Rasa computes or sends.
 
 Found with cProfile on the Rasa server under the bench's 10-conversation load (docs/performance.md);
 each replacement returns exactly what the original returns, and
@@ -29,11 +29,27 @@ tests/performance/test_rasa_runtime.py runs both side by side:
   timeout, same body, same errors. Kept connections idle out after aiohttp's 15 s, well inside the
   action server's keep-alive (Sanic's 120 s), so the server never closes one under a request.
 
+- ``DialogueStateTracker.copy`` (before every action Rasa runs, and when a form activates) built
+  an empty tracker and replayed every event into it. A tracker's state is exactly what its events
+  produced, so the copy now takes that state directly: the same events (the same objects, as the
+  replay shares them), a copy of every slot, of the active loop and of the latest action, and the
+  attributes ``init_copy`` resets (``model_id``, ``assistant_id``, ``sender_source``) left unset
+  as there. Subclasses and trackers without the domain's slots keep Rasa's replay.
+- ``DialogueStateTracker.past_states`` is computed from scratch by every policy for every
+  prediction; RulePolicy asks twice right after a customer message (once for the text, once for
+  the intent) with the same arguments. The states are remembered on the tracker for its current
+  events (their number and the latest one), the domain and the arguments, and each caller gets
+  its own copy, as callers change them (``_choose_last_user_input`` removes keys). Any new event
+  changes the key; Rasa changes a tracker's state only through events.
+- ``Domain.is_empty`` built a new empty ``Domain`` to compare with, for every parsed message
+  (``_check_for_unseen_features``); the empty domain's dictionary is now built once.
+
 ``install()`` is called when ``rasa_addons`` is imported in Rasa's environment
 (rasa_addons/__init__.py), i.e. whenever Rasa loads our tracker store, policies or classifier.
 """
 from __future__ import annotations
 
+import copy
 from typing import Any, Dict, List, Optional, Text, Tuple, Type
 
 _installed = False
@@ -158,15 +174,91 @@ def _kept_session(self: Any) -> Any:
     return _KeptSession(session)
 
 
+_replay_copy: Any = None
+_rasa_past_states: Any = None
+
+
+def _tracker_copy(self: Any) -> Any:
+    """``DialogueStateTracker.copy`` without replaying the events (same resulting tracker)."""
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    if type(self) is not DialogueStateTracker or type(self.slots) is not dict:
+        return _replay_copy(self)
+    duplicate = DialogueStateTracker.__new__(DialogueStateTracker)
+    state = duplicate.__dict__
+    state["_max_event_history"] = self._max_event_history
+    state["events"] = self._create_events(list(self.events))
+    state["sender_id"] = self.sender_id or _default_sender_id()
+    state["slots"] = {name: copy.copy(slot) for name, slot in self.slots.items()}
+    state["sender_source"] = None
+    state["is_rule_tracker"] = self.is_rule_tracker
+    state["_paused"] = self._paused
+    state["followup_action"] = self.followup_action
+    state["latest_action"] = dict(self.latest_action) if self.latest_action is not None else None
+    state["latest_message"] = self.latest_message
+    state["latest_bot_utterance"] = self.latest_bot_utterance
+    state["active_loop"] = copy.copy(self.active_loop)
+    state["model_id"] = None
+    state["assistant_id"] = None
+    return duplicate
+
+
+def _default_sender_id() -> Text:
+    from rasa.shared.constants import DEFAULT_SENDER_ID
+
+    return DEFAULT_SENDER_ID
+
+
+def _copy_states(states: List[Dict[Text, Any]]) -> List[Dict[Text, Any]]:
+    """A state is a dict of sub-state dicts whose values are strings and tuples (immutable)."""
+    return [{key: dict(sub_state) for key, sub_state in state.items()} for state in states]
+
+
+def _past_states_remembering(original: Any) -> Any:
+    def past_states(self: Any, domain: Any, omit_unset_slots: bool = False, ignore_rule_only_turns: bool = False,
+                    rule_only_data: Optional[Dict[Text, Any]] = None) -> List[Dict[Text, Any]]:
+        events = self.events
+        latest = events[-1] if events else None
+        memo = self.__dict__.get("_rasa_addons_states")
+        if memo is None or memo[0] != len(events) or memo[1] is not latest or memo[2] is not domain:
+            memo = self.__dict__["_rasa_addons_states"] = (len(events), latest, domain, [])
+        arguments = (bool(omit_unset_slots), bool(ignore_rule_only_turns), rule_only_data)
+        for remembered_arguments, states in memo[3]:
+            if remembered_arguments == arguments:
+                return _copy_states(states)
+        states = original(self, domain, omit_unset_slots=omit_unset_slots,
+                          ignore_rule_only_turns=ignore_rule_only_turns, rule_only_data=rule_only_data)
+        memo[3].append(((arguments[0], arguments[1], copy.deepcopy(rule_only_data)), _copy_states(states)))
+        return states
+
+    past_states.__doc__ = original.__doc__
+    return past_states
+
+
+_empty_domain: Optional[Dict[Text, Any]] = None
+
+
+def _domain_is_empty(self: Any) -> bool:
+    """``Domain.is_empty``: compared with the empty domain's dictionary, built once."""
+    global _empty_domain
+    if _empty_domain is None:
+        from rasa.shared.core.domain import Domain
+
+        _empty_domain = Domain.empty().as_dict()
+    return self.as_dict() == _empty_domain
+
+
 def install() -> None:
     """Replace the code paths described above (idempotent)."""
-    global _installed, _dask_run, _new_session
+    global _installed, _dask_run, _new_session, _replay_copy, _rasa_past_states
     if _installed:
         return
     from rasa.engine.runner.dask import DaskGraphRunner
     from rasa.utils.endpoints import EndpointConfig
+    from rasa.shared.core.domain import Domain
     from rasa.shared.core.events import Event
     from rasa.shared.core.slots import Slot
+    from rasa.shared.core.trackers import DialogueStateTracker
 
     Event.resolve_by_type = _resolve_by_type_remembering(Event.resolve_by_type)
     Slot.__copy__ = _slot_copy
@@ -174,6 +266,11 @@ def install() -> None:
     DaskGraphRunner.run = _graph_run
     _new_session = EndpointConfig.session
     EndpointConfig.session = _kept_session
+    _replay_copy = DialogueStateTracker.copy
+    DialogueStateTracker.copy = _tracker_copy
+    _rasa_past_states = DialogueStateTracker.past_states
+    DialogueStateTracker.past_states = _past_states_remembering(_rasa_past_states)
+    Domain.is_empty = _domain_is_empty
     _installed = True
 
 

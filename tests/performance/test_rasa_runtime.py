@@ -1,8 +1,9 @@
-"""rasa_addons.rasa_runtime: the cheaper equivalents of four Rasa internals compute what Rasa does.
+"""rasa_addons.rasa_runtime: the cheaper equivalents of seven Rasa internals compute what Rasa does.
 
 Runs in Rasa's environment against the trained model: every event name resolves to the same class
 (and unknown names fail the same way), every slot of the domain copies to an equal, independent
-slot, requests to an endpoint reuse one connection with the same headers, bodies, answers and
+slot, a tracker's copy equals the replayed copy and its remembered past states equal Rasa's
+for every story, rule and test story cut after each action, requests to an endpoint reuse one connection with the same headers, bodies, answers and
 errors, and the prediction graph gives the same parses and the same next-action predictions with
 and without dask, while the fast path really runs without dask.
 """
@@ -47,6 +48,55 @@ for slot in domain.slots:
     assert duplicate.__dict__ == reference.__dict__ == slot.__dict__, slot.name
     duplicate.value = "changed"
     assert slot.value != "changed", slot.name
+
+# trackers: every story, rule and test story of the project, cut after each of its actions
+from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.core.events import LoopInterrupted
+from rasa.shared.core.training_data.loading import load_data_from_resource
+from rasa.shared.core.training_data.structures import StoryGraph
+from rasa.shared.core.generator import TrainingDataGenerator
+steps = []
+for path in ["data/stories", "data/rules", "tests/stories"]:
+    steps += load_data_from_resource(path, domain)
+story_trackers = TrainingDataGenerator(StoryGraph(steps), domain, augmentation_factor=0).generate()
+story_events = [list(t.events) for t in story_trackers]
+story_events.append([e for events in story_events[:40] for e in events])  # one long conversation
+def snapshot(tracker):
+    state = dict(vars(tracker))
+    state.pop("_rasa_addons_states", None)
+    state["events"] = [id(e) for e in tracker.events]
+    state["maxlen"] = tracker.events.maxlen
+    state["slots"] = {name: (type(slot), slot.__dict__) for name, slot in tracker.slots.items()}
+    return state
+rule_only = {"slots": ["flow_blocked", "requested_slot"], "loops": ["order_status_form"]}
+argument_sets = [dict(), dict(omit_unset_slots=True), dict(ignore_rule_only_turns=True, rule_only_data=rule_only),
+                 dict(ignore_rule_only_turns=True, rule_only_data={"slots": [], "loops": []})]
+cuts = 0
+for events in story_events:
+    for end in [i + 1 for i, e in enumerate(events) if isinstance(e, ActionExecuted)]:
+        tracker = DialogueStateTracker.from_events("s", events[:end], domain.slots)
+        replayed = rasa_runtime._replay_copy(tracker)
+        fast = tracker.copy()
+        assert snapshot(fast) == snapshot(replayed), (end, snapshot(fast), snapshot(replayed))
+        for name in fast.slots:  # independent slots and loop
+            fast.slots[name].value = "changed"
+            assert tracker.slots[name].value != "changed"
+        interrupted = tracker.active_loop.is_interrupted if tracker.active_loop else None
+        fast.update(LoopInterrupted(True))
+        assert (tracker.active_loop.is_interrupted if tracker.active_loop else None) == interrupted
+        assert len(tracker.events) == end
+        for arguments in argument_sets:
+            expected = rasa_runtime._rasa_past_states(tracker, domain, **arguments)
+            first = tracker.past_states(domain, **arguments)
+            assert first == expected, (end, arguments)
+            first[-1].clear()  # callers change what they get; the next caller must not see it
+            first.append({})
+            assert tracker.past_states(domain, **arguments) == expected, (end, arguments)
+        tracker.update(ActionExecuted("utter_greet"))  # a new event: computed again
+        assert tracker.past_states(domain) == rasa_runtime._rasa_past_states(tracker, domain)
+        cuts += 1
+out["tracker_cuts"] = cuts
+assert Domain.empty().is_empty() and not domain.is_empty()
 
 # the action endpoint: kept connections, same requests and errors
 from aiohttp import web
@@ -128,3 +178,4 @@ def test_rasa_runtime_replacements_compute_what_rasa_does() -> None:
     assert result["names"] >= 20 and result["slots"] >= 20 and result["parses"] == 10
     assert len(result["intents"]) >= 6, result["intents"]
     assert result["kept_connections"] == 2  # one per endpoint (its headers differ)
+    assert result["tracker_cuts"] >= 500
