@@ -667,11 +667,12 @@ def triage_events(tracker: Tracker, rules: Optional[escalation.RuleSet] = None) 
         return []
     result = triage(tracker, rules)
     ticket = result.ticket
-    events: List[EventType] = [
-        SlotSet("triage", ticket),
-        SlotSet("frustration", ticket["frustration"]),
-        SlotSet("risk_class", ticket["risk_class"]),
-    ]
+    events: List[EventType] = [SlotSet("triage", ticket)]  # every message: the audit's record of its triage
+    # the two scores the rules and the agent read get an event only when they change: each event is
+    # carried, replayed and sent to the action server for the rest of the conversation
+    for name in ("frustration", "risk_class"):
+        if tracker.get_slot(name) != ticket[name]:
+            events.append(SlotSet(name, ticket[name]))
     if result.rule:
         logger.info("escalation rule %s fired for %s", result.rule.name, tracker.sender_id)
         events += [SlotSet("escalation_rule", result.rule.name), SlotSet("escalation_reason", result.rule.reason)]

@@ -161,9 +161,11 @@ class _Cached:
     """The deserialised events of a conversation's latest stored session, and where it ended.
 
     ``window``: what ``retrieve`` hands Rasa when the working window is on and the session is long
-    (a state snapshot plus the latest turns), or None when Rasa gets the whole session."""
+    (a state snapshot plus the latest turns), or None when Rasa gets the whole session.
+    ``state``: a tracker replayed from the events ``retrieve`` hands out, kept up to date with the
+    events each ``save`` adds; Rasa gets copies of it, never the tracker itself."""
 
-    __slots__ = ("events", "count", "last_id", "session_start", "window")
+    __slots__ = ("events", "count", "last_id", "session_start", "window", "state")
 
     def __init__(self, events: List[Event], count: int, last_id: Optional[int], session_start: Optional[float]) -> None:
         self.events = events
@@ -171,6 +173,7 @@ class _Cached:
         self.last_id = last_id
         self.session_start = session_start
         self.window: Optional[List[Event]] = None
+        self.state: Optional[DialogueStateTracker] = None
 
 
 def _user_turns(events: List[Event]) -> List[int]:
@@ -213,8 +216,9 @@ class SQLiteTrackerStore(SQLTrackerStore):
     conversations is kept as Rasa event objects, built exactly as a load from the database builds
     them (each stored row's JSON through ``Event.from_parameters``). ``retrieve`` asks the
     database for the session's row count and last row id (one indexed query) and, when they
-    match the cache, rebuilds the tracker from the cached events (``DialogueStateTracker.from_events``,
-    as ``from_dict`` does after deserialising) instead of reading and parsing every row again.
+    match the cache, hands Rasa a copy of the tracker replayed from the cached events
+    (``DialogueStateTracker.from_events``, as ``from_dict`` does after deserialising), kept up to
+    date by ``save``, instead of reading, parsing and replaying every row again.
     Any other writer (another Rasa process, an API call that failed half way, a new session)
     changes the count or the last id, and the session is read from the database as before.
     """
@@ -284,7 +288,11 @@ class SQLiteTrackerStore(SQLTrackerStore):
                 if window is not None:
                     entry.window = window
         served = entry.window if entry.window is not None else entry.events
-        tracker = DialogueStateTracker.from_events(sender_id, list(served), self.domain.slots)
+        state = entry.state
+        if state is None or len(state.events) != len(served) or (served and state.events[-1] is not served[-1]):
+            state = entry.state = DialogueStateTracker.from_events(sender_id, list(served), self.domain.slots)
+        # the replayed state, copied (rasa_runtime copies a tracker without replaying it again)
+        tracker = state.copy()
         if entry.window is not None:
             # save() finds the new events after the window, not after the stored row count
             tracker._working_window = (len(served), served[-1], entry.count)
@@ -365,6 +373,9 @@ class SQLiteTrackerStore(SQLTrackerStore):
         cached.events = cached.events + added
         if cached.window is not None:
             cached.window = cached.window + added
+        if cached.state is not None:
+            for event in added:  # what from_events would do with these events after the others
+                cached.state.update(event)
         cached.count = stored + len(added)
         cached.last_id = new_last_id
         self._cache.move_to_end(sender_id)
