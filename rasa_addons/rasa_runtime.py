@@ -1,4 +1,4 @@
-"""Seven of Rasa 3.6's per-turn costs, removed without changing what Rasa computes or sends.
+"""Eight of Rasa 3.6's per-turn costs, removed without changing what Rasa computes or sends.
 
 Found with cProfile on the Rasa server under the bench's 10-conversation load (docs/performance.md);
 each replacement returns exactly what the original returns, and
@@ -41,6 +41,12 @@ tests/performance/test_rasa_runtime.py runs both side by side:
   events (their number and the latest one), the domain and the arguments, and each caller gets
   its own copy, as callers change them (``_choose_last_user_input`` removes keys). Any new event
   changes the key; Rasa changes a tracker's state only through events.
+- Slot extraction (``action_extract_slots``, every message) rebuilt the conversation from its
+  events (``DialogueStateTracker.from_events``) to hand the slot candidates to
+  ``action_validate_slot_mappings``. While that runs, ``from_events`` is given the tracker being
+  extracted from: when the events asked for start with exactly that tracker's events (the same
+  objects) and the slots are the same definitions, the result is that tracker copied plus the
+  remaining events, which is what the replay produces. Anything else is replayed as before.
 - ``Domain.is_empty`` built a new empty ``Domain`` to compare with, for every parsed message
   (``_check_for_unseen_features``); the empty domain's dictionary is now built once.
 
@@ -49,6 +55,7 @@ tests/performance/test_rasa_runtime.py runs both side by side:
 """
 from __future__ import annotations
 
+import contextvars
 import copy
 from typing import Any, Dict, List, Optional, Text, Tuple, Type
 
@@ -235,6 +242,72 @@ def _past_states_remembering(original: Any) -> Any:
     return past_states
 
 
+_extraction_source: "contextvars.ContextVar[Any]" = contextvars.ContextVar("rasa_addons_extraction_source",
+                                                                          default=None)
+_SLOT_STATE = ("_value", "_has_been_set")
+
+
+def _same_slot_definitions(slots: List[Any], tracker_slots: Dict[Text, Any]) -> bool:
+    if len(slots) != len(tracker_slots):
+        return False
+    for slot, own in zip(slots, tracker_slots.values()):
+        if type(slot) is not type(own) or slot.name != own.name:
+            return False
+        mine, theirs = slot.__dict__, own.__dict__
+        if mine.keys() != theirs.keys() or any(mine[key] != theirs[key] for key in mine if key not in _SLOT_STATE):
+            return False
+    return True
+
+
+def _continued_copy(source: Any, sender_id: Text, events: List[Any], slots: Any, domain: Any) -> Any:
+    """``source`` copied and continued with the events after its own, or None when
+    ``from_events(sender_id, events, slots)`` could build something else."""
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    if (type(source) is not DialogueStateTracker or type(source.slots) is not dict or source.is_rule_tracker
+            or source._max_event_history is not None or not sender_id or source.sender_id != sender_id
+            or not isinstance(events, list) or not isinstance(slots, list)):
+        return None
+    own = source.events
+    if len(events) < len(own) or any(mine is not theirs for mine, theirs in zip(events, own)):
+        return None
+    if not _same_slot_definitions(slots, source.slots):
+        return None
+    tracker = _tracker_copy(source)
+    for event in events[len(own):]:
+        tracker.update(event, domain)
+    return tracker
+
+
+_rasa_from_events: Any = None
+
+
+def _from_events(cls: Any, sender_id: Text, evts: List[Any], slots: Any = None, max_event_history: Optional[int] = None,
+                 sender_source: Optional[Text] = None, domain: Any = None) -> Any:
+    source = _extraction_source.get()
+    if source is not None and max_event_history is None and sender_source is None:
+        from rasa.shared.core.trackers import DialogueStateTracker
+
+        if cls is DialogueStateTracker:
+            tracker = _continued_copy(source, sender_id, evts, slots, domain)
+            if tracker is not None:
+                return tracker
+    return _rasa_from_events.__func__(cls, sender_id, evts, slots, max_event_history, sender_source, domain)
+
+
+def _validation_knowing_its_tracker(original: Any) -> Any:
+    async def _execute_validation_action(self: Any, extraction_events: Any, output_channel: Any, nlg: Any,
+                                         tracker: Any, domain: Any) -> Any:
+        token = _extraction_source.set(tracker)
+        try:
+            return await original(self, extraction_events, output_channel, nlg, tracker, domain)
+        finally:
+            _extraction_source.reset(token)
+
+    _execute_validation_action.__doc__ = original.__doc__
+    return _execute_validation_action
+
+
 _empty_domain: Optional[Dict[Text, Any]] = None
 
 
@@ -250,7 +323,7 @@ def _domain_is_empty(self: Any) -> bool:
 
 def install() -> None:
     """Replace the code paths described above (idempotent)."""
-    global _installed, _dask_run, _new_session, _replay_copy, _rasa_past_states
+    global _installed, _dask_run, _new_session, _replay_copy, _rasa_past_states, _rasa_from_events
     if _installed:
         return
     from rasa.engine.runner.dask import DaskGraphRunner
@@ -271,6 +344,12 @@ def install() -> None:
     _rasa_past_states = DialogueStateTracker.past_states
     DialogueStateTracker.past_states = _past_states_remembering(_rasa_past_states)
     Domain.is_empty = _domain_is_empty
+    from rasa.core.actions.action import ActionExtractSlots
+
+    _rasa_from_events = DialogueStateTracker.__dict__["from_events"]
+    DialogueStateTracker.from_events = classmethod(_from_events)
+    ActionExtractSlots._execute_validation_action = _validation_knowing_its_tracker(
+        ActionExtractSlots._execute_validation_action)
     _installed = True
 
 

@@ -71,7 +71,9 @@ def snapshot(tracker):
 rule_only = {"slots": ["flow_blocked", "requested_slot"], "loops": ["order_status_form"]}
 argument_sets = [dict(), dict(omit_unset_slots=True), dict(ignore_rule_only_turns=True, rule_only_data=rule_only),
                  dict(ignore_rule_only_turns=True, rule_only_data={"slots": [], "loops": []})]
-cuts = 0
+cuts = continued_hits = 0
+other_slots = [copy.copy(slot) for slot in domain.slots]
+other_slots[0].initial_value = "something else"
 for events in story_events:
     for end in [i + 1 for i, e in enumerate(events) if isinstance(e, ActionExecuted)]:
         tracker = DialogueStateTracker.from_events("s", events[:end], domain.slots)
@@ -92,10 +94,37 @@ for events in story_events:
             first[-1].clear()  # callers change what they get; the next caller must not see it
             first.append({})
             assert tracker.past_states(domain, **arguments) == expected, (end, arguments)
+        # slot extraction's rebuild: the extracted-from tracker continued, or Rasa's replay
+        extra = [SlotSet("order_id", "BC-100001"), SlotSet("customer_email", None)]
+        expected = snapshot(rasa_runtime._rasa_from_events.__func__(DialogueStateTracker, "s", list(tracker.events) + extra, domain.slots))
+        token = rasa_runtime._extraction_source.set(tracker)
+        continued = DialogueStateTracker.from_events("s", list(tracker.events) + extra, domain.slots)
+        assert snapshot(continued) == expected, end
+        assert rasa_runtime._continued_copy(tracker, "s", list(tracker.events)[1:], domain.slots, None) is None
+        assert rasa_runtime._continued_copy(tracker, "other", list(tracker.events), domain.slots, None) is None
+        assert rasa_runtime._continued_copy(tracker, "s", list(tracker.events), other_slots, None) is None
+        rasa_runtime._extraction_source.reset(token)
+        continued_hits += 1
         tracker.update(ActionExecuted("utter_greet"))  # a new event: computed again
         assert tracker.past_states(domain) == rasa_runtime._rasa_past_states(tracker, domain)
         cuts += 1
 out["tracker_cuts"] = cuts
+# and inside Rasa's slot extraction the rebuild really continues the tracker
+from rasa.core.actions.action import ActionExtractSlots
+seen_sources = []
+async def fake_run_custom_action(self, name, output_channel, nlg, rebuilt, domain):
+    seen_sources.append((rasa_runtime._extraction_source.get(), rebuilt))
+    return []
+ActionExtractSlots._run_custom_action = fake_run_custom_action
+base = DialogueStateTracker.from_events("s", story_events[0], domain.slots)
+replay = rasa_runtime._rasa_from_events
+def no_replay(*args, **kwargs):
+    raise AssertionError("slot extraction replayed the conversation")
+rasa_runtime._rasa_from_events = classmethod(no_replay)
+asyncio.run(ActionExtractSlots(None)._execute_validation_action([SlotSet("order_id", "BC-100002")], None, None, base, domain))
+rasa_runtime._rasa_from_events = replay
+assert seen_sources and seen_sources[0][0] is base and seen_sources[0][1].get_slot("order_id") == "BC-100002"
+assert rasa_runtime._extraction_source.get() is None
 assert Domain.empty().is_empty() and not domain.is_empty()
 
 # the action endpoint: kept connections, same requests and errors
