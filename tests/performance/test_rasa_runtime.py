@@ -153,6 +153,14 @@ async def endpoint_checks():
         raise SystemExit("HTTP 500 not raised")
     except ClientResponseError as error:
         assert error.status == 500
+    rich = {"text": "h\u00e9llo / \u2713 \"quoted\"", "f": 0.1 + 0.2, "tiny": 1e-300, "neg": -0.0, "big": 2 ** 70,
+            "nested": [1, {"k": None, "b": True, "e": []}], 3: "int key"}
+    before = len(seen)
+    await first.request(json=rich, method="post")
+    assert seen[before][2] == json.loads(json.dumps(rich)), seen[before][2]
+    sessions = [s for s in rasa_runtime._sessions.values() if not s.closed]
+    assert sessions and all(s.json_serialize is rasa_runtime.json_body for s in sessions)
+    del seen[before:]
     await runner.cleanup()
     return answers
 answers = asyncio.run(endpoint_checks())
@@ -161,6 +169,20 @@ assert [body["i"] for _, _, body in seen] == list(range(7))
 assert [h for _, h, _ in seen] == ["a"] * 5 + ["b", "a"]
 assert len({port for port, h, _ in seen if h == "a"}) == 1, "requests did not share one connection"
 out["kept_connections"] = len({port for port, _, _ in seen})
+# request bodies: the same JSON values as json.dumps, and json.dumps's errors for what it refuses
+# (bytes as dict keys, which json.dumps refuses and ujson writes as strings, is the one documented
+# difference: nothing Rasa sends has them)
+for value in [{"nan": float("nan")}, {"o": object()}, {"s": b"x"}, {"big": 2 ** 70}, [float("inf")]]:
+    try:
+        expected = json.dumps(value)
+    except TypeError as error:
+        try:
+            rasa_runtime.json_body(value)
+            raise SystemExit(f"{value!r} encoded")
+        except TypeError as mine:
+            assert str(mine) == str(error)
+    else:
+        assert json.dumps(json.loads(rasa_runtime.json_body(value))) == expected, value  # same values
 
 # the prediction graph with and without dask
 from rasa.core.agent import load_agent
