@@ -3,7 +3,7 @@ endpoints.yml.
 
 Importable because the Makefile and scripts/stack.py run Rasa with PYTHONPATH set to the project.
 Importing the package in Rasa's environment also installs the action-answer validation that builds
-its validator once (rasa_addons/action_validation.py) and four cheaper equivalents of Rasa
+its validator once (rasa_addons/action_validation.py) and eight cheaper equivalents of Rasa
 internals (rasa_addons/rasa_runtime.py): Rasa imports this package whenever it loads the tracker
 store, the policies or the intent classifier. The NumPy MiniLM encoder
 (rasa_addons/minilm.py) is also imported by tests in the app environment, which has no Rasa.
