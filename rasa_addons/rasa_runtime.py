@@ -58,7 +58,13 @@ from __future__ import annotations
 
 import contextvars
 import copy
+import json
 from typing import Any, Dict, List, Optional, Text, Tuple, Type
+
+try:
+    import ujson
+except ImportError:  # not installed: json.dumps writes every body, as Rasa does
+    ujson = None
 
 _installed = False
 
@@ -156,15 +162,13 @@ def json_body(value: Any) -> str:
     floats in their shortest round-trip form, keys in insertion order, non-string keys (numbers,
     booleans, None) as strings. The one thing ujson accepts that ``json.dumps`` refuses, bytes as
     dict keys, does not occur in what Rasa sends (events, slots and the domain come from JSON)."""
-    import json as _json
-
-    try:
-        import ujson
-
-        return ujson.dumps(value, ensure_ascii=True, escape_forward_slashes=False, allow_nan=False,
-                           reject_bytes=True)
-    except Exception:  # noqa: BLE001 - json.dumps decides, and raises its own error
-        return _json.dumps(value)
+    if ujson is not None:
+        try:
+            return ujson.dumps(value, ensure_ascii=True, escape_forward_slashes=False, allow_nan=False,
+                               reject_bytes=True)
+        except Exception:  # noqa: BLE001 - json.dumps decides, and raises its own error
+            pass
+    return json.dumps(value)
 
 
 class _KeptSession:
@@ -187,14 +191,13 @@ _sessions: Dict[Tuple[Any, ...], Any] = {}
 def _kept_session(self: Any) -> Any:
     """``EndpointConfig.session`` that hands out one open session per loop and endpoint."""
     import asyncio
-    import json as _json
 
     try:
         loop = asyncio.get_running_loop()
     except RuntimeError:  # not in a coroutine: Rasa's own, closed after use
         return _new_session(self)
-    key = (id(loop), self.url, _json.dumps(self.headers, sort_keys=True, default=str),
-           _json.dumps(self.basic_auth, sort_keys=True, default=str))
+    key = (id(loop), self.url, json.dumps(self.headers, sort_keys=True, default=str),
+           json.dumps(self.basic_auth, sort_keys=True, default=str))
     session = _sessions.get(key)
     if session is None or session.closed or getattr(session, "_loop", loop) is not loop:
         session = _sessions[key] = _new_session(self)
@@ -206,17 +209,26 @@ _replay_copy: Any = None
 _rasa_past_states: Any = None
 
 
-def _tracker_copy(self: Any) -> Any:
-    """``DialogueStateTracker.copy`` without replaying the events (same resulting tracker)."""
+def _copied_directly(tracker: Any) -> bool:
+    """Whether ``_tracker_copy`` copies ``tracker``'s state (subclasses and trackers without the
+    domain's slots, an ``AnySlotDict``, keep Rasa's replay)."""
     from rasa.shared.core.trackers import DialogueStateTracker
 
-    if type(self) is not DialogueStateTracker or type(self.slots) is not dict:
+    return type(tracker) is DialogueStateTracker and type(tracker.slots) is dict
+
+
+def _tracker_copy(self: Any) -> Any:
+    """``DialogueStateTracker.copy`` without replaying the events (same resulting tracker)."""
+    from rasa.shared.constants import DEFAULT_SENDER_ID
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    if not _copied_directly(self):
         return _replay_copy(self)
     duplicate = DialogueStateTracker.__new__(DialogueStateTracker)
     state = duplicate.__dict__
     state["_max_event_history"] = self._max_event_history
     state["events"] = self._create_events(list(self.events))
-    state["sender_id"] = self.sender_id or _default_sender_id()
+    state["sender_id"] = self.sender_id or DEFAULT_SENDER_ID
     state["slots"] = {name: copy.copy(slot) for name, slot in self.slots.items()}
     state["sender_source"] = None
     state["is_rule_tracker"] = self.is_rule_tracker
@@ -229,12 +241,6 @@ def _tracker_copy(self: Any) -> Any:
     state["model_id"] = None
     state["assistant_id"] = None
     return duplicate
-
-
-def _default_sender_id() -> Text:
-    from rasa.shared.constants import DEFAULT_SENDER_ID
-
-    return DEFAULT_SENDER_ID
 
 
 def _copy_states(states: List[Dict[Text, Any]]) -> List[Dict[Text, Any]]:
@@ -283,10 +289,7 @@ def _same_slot_definitions(slots: List[Any], tracker_slots: Dict[Text, Any]) -> 
 def _continued_copy(source: Any, sender_id: Text, events: List[Any], slots: Any, domain: Any) -> Any:
     """``source`` copied and continued with the events after its own, or None when
     ``from_events(sender_id, events, slots)`` could build something else."""
-    from rasa.shared.core.trackers import DialogueStateTracker
-
-    if (type(source) is not DialogueStateTracker or type(source.slots) is not dict or source.is_rule_tracker
-            or source._max_event_history is not None or not sender_id or source.sender_id != sender_id
+    if (not _copied_directly(source) or source.is_rule_tracker or source._max_event_history is not None or not sender_id or source.sender_id != sender_id
             or not isinstance(events, list) or not isinstance(slots, list)):
         return None
     own = source.events
