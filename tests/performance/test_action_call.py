@@ -1,0 +1,120 @@
+"""rasa_addons.action_call: the action-server call body with each event's JSON kept on the event.
+
+Runs in Rasa's environment: for every story, rule and test story of the project cut after each
+action (and one long conversation), the dict ``_action_call_format`` returns equals Rasa's and the
+body written from it is the same JSON value as Rasa's; asked again, no event is turned into a dict
+again; an event whose attribute is set anew is written again; a body whose events were replaced is
+written from its dict; and a real ``RemoteAction.run`` against a local server sends Rasa's JSON.
+"""
+from __future__ import annotations
+
+from tests.performance.rasa_script import run_in_rasa_env
+
+SCRIPT = r'''
+import asyncio, json
+import rasa_addons  # installs the replacements
+from rasa_addons import action_call, rasa_runtime
+from rasa.core.actions.action import RemoteAction
+from rasa.utils.endpoints import EndpointConfig
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import ActionExecuted, Event, SlotSet, UserUttered, BotUttered
+from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.core.training_data.loading import load_data_from_resource
+from rasa.shared.core.training_data.structures import StoryGraph
+from rasa.shared.core.generator import TrainingDataGenerator
+
+domain = Domain.load("domain.yml")
+steps = []
+for path in ["data/stories", "data/rules", "tests/stories"]:
+    steps += load_data_from_resource(path, domain)
+story_events = [list(t.events) for t in TrainingDataGenerator(StoryGraph(steps), domain, augmentation_factor=0).generate()]
+long_conversation = [e for events in story_events[:40] for e in events]
+long_conversation.append(UserUttered("caf\u00e9 \u2713 / \"quoted\" </script>", {"name": "inform", "confidence": 0.5},
+                                     [{"entity": "order_id", "value": "BC-1", "start": 0, "end": 4}],
+                                     parse_data={"intent": {"name": "inform", "confidence": 0.5}, "big": 2 ** 70},
+                                     metadata={"k": [1.5, None, True]}))
+long_conversation.append(BotUttered("hi", {"buttons": [{"title": "a", "payload": "/b"}]}, metadata={"x": 1e-300}))
+story_events.append(long_conversation)
+
+action = RemoteAction("action_check_order_status", EndpointConfig("http://127.0.0.1:9/webhook"))
+original = action_call._rasa_action_call_format
+as_dict_calls = []
+real_as_dict = {}
+for cls in {type(e) for events in story_events for e in events}:
+    real_as_dict[cls] = cls.as_dict
+    def counting(self, _real=cls.as_dict):
+        as_dict_calls.append(1)
+        return _real(self)
+    cls.as_dict = counting
+
+cuts = 0
+for events in story_events:
+    for end in [i + 1 for i, e in enumerate(events) if isinstance(e, ActionExecuted)] + [len(events)]:
+        tracker = DialogueStateTracker.from_events("s", events[:end], domain.slots)
+        expected = original(action, tracker, domain)
+        mine = action._action_call_format(tracker, domain)
+        assert type(mine) is action_call.ActionCallBody and mine == expected, end
+        assert json.loads(rasa_runtime.json_body(mine)) == json.loads(json.dumps(expected)), end
+        assert action_call.spliced_body(mine, rasa_runtime.plain_json_body) is not None  # the fast path
+        del as_dict_calls[:]
+        again = action._action_call_format(tracker, domain)
+        assert not as_dict_calls, "an unchanged event was turned into a dict again"
+        assert rasa_runtime.json_body(again) == rasa_runtime.json_body(mine)
+        cuts += 1
+
+# an attribute set anew is written again
+tracker = DialogueStateTracker.from_events("s", long_conversation, domain.slots)
+first = json.loads(rasa_runtime.json_body(action._action_call_format(tracker, domain)))
+tracker.events[-2].metadata = {"changed": True}
+tracker.events[-1].timestamp = 12.5
+second = json.loads(rasa_runtime.json_body(action._action_call_format(tracker, domain)))
+assert second["tracker"]["events"][-2]["metadata"] == {"changed": True}
+assert second["tracker"]["events"][-1]["timestamp"] == 12.5
+assert second == json.loads(json.dumps(original(action, tracker, domain)))
+assert first != second
+
+# a body whose events were replaced after it was prepared is written from its dict
+body = action._action_call_format(tracker, domain)
+body["tracker"]["events"] = body["tracker"]["events"][:3]
+assert action_call.spliced_body(body, rasa_runtime.plain_json_body) is None
+assert json.loads(rasa_runtime.json_body(body))["tracker"]["events"] == json.loads(json.dumps(body["tracker"]["events"]))
+# what json.dumps refuses is still refused (a slot value that is no JSON)
+tracker.slots["order_id"].value = object()
+try:
+    rasa_runtime.json_body(action._action_call_format(tracker, domain))
+    raise SystemExit("an object was written")
+except TypeError:
+    pass
+tracker.slots["order_id"].value = None
+
+# a real call: the action server gets Rasa's JSON
+from aiohttp import web
+received = []
+async def handler(request):
+    received.append(await request.json())
+    return web.json_response({"events": [], "responses": []})
+async def call():
+    app = web.Application()
+    app.router.add_post("/webhook", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    remote = RemoteAction("action_check_order_status", EndpointConfig(f"http://127.0.0.1:{port}/webhook"))
+    from rasa.core.channels.channel import CollectingOutputChannel
+    from rasa.core.nlg import TemplatedNaturalLanguageGenerator
+    nlg = TemplatedNaturalLanguageGenerator(domain.responses)
+    for _ in range(2):
+        await remote.run(CollectingOutputChannel(), nlg, tracker, domain)
+    await runner.cleanup()
+asyncio.run(call())
+expected = json.loads(json.dumps(original(action, tracker, domain)))
+assert len(received) == 2 and received[0] == received[1] == expected
+print(json.dumps({"cuts": cuts, "events": len(tracker.events)}))
+'''
+
+
+def test_action_call_bodies_are_rasas() -> None:
+    result = run_in_rasa_env(SCRIPT, timeout=600)
+    assert result["cuts"] >= 500 and result["events"] >= 300
