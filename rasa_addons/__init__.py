@@ -11,7 +11,8 @@ store, the policies or the intent classifier. The NumPy MiniLM encoder
 import importlib.util
 
 if importlib.util.find_spec("rasa") is not None:
-    from rasa_addons import action_validation, rasa_runtime
+    from rasa_addons import action_validation, rasa_runtime, rule_lookup
 
     action_validation.install()
     rasa_runtime.install()
+    rule_lookup.install()

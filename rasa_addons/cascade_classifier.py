@@ -79,6 +79,7 @@ class CascadeIntentClassifier(IntentClassifier, GraphComponent):
         self.wording = wording
         self.combined = combined
         self._encoder: Optional[MiniLMEncoder] = None
+        self._weights: Dict[int, Tuple[Any, np.ndarray, np.ndarray]] = {}
 
     @property
     def encoder(self) -> MiniLMEncoder:
@@ -152,8 +153,25 @@ class CascadeIntentClassifier(IntentClassifier, GraphComponent):
 
     # --- prediction ----------------------------------------------------------------------------
 
+    def _probabilities(self, model: Any, x: Any) -> np.ndarray:
+        """``model.predict_proba(x)`` for a multinomial logistic regression, computed as sklearn
+        does it (``x @ coef_.T + intercept_``, then its softmax) with ``coef_.T`` made contiguous
+        once: scipy's sparse-times-dense product copied the transposed weights (ravel) on every
+        call, ~0.8 ms a message, and sklearn re-validated the input. Same operations on the same
+        arrays, so the same floats (tests/nlu/test_cascade_probabilities.py)."""
+        from sklearn.utils.extmath import softmax
+
+        multinomial = model.multi_class == "multinomial" or (
+            model.multi_class == "auto" and model.classes_.size > 2 and model.solver != "liblinear")
+        if not multinomial or not isinstance(x, csr_matrix):
+            return model.predict_proba(x)
+        weights = self._weights.get(id(model))
+        if weights is None or weights[0] is not model:
+            weights = self._weights[id(model)] = (model, np.ascontiguousarray(model.coef_.T), model.intercept_)
+        return softmax(x @ weights[1] + weights[2], copy=False)
+
     def _rank(self, model: Any, x: Any) -> List[List[Tuple[str, float]]]:
-        probabilities = model.predict_proba(x)
+        probabilities = self._probabilities(model, x)
         out = []
         for row in probabilities:
             order = np.argsort(-row)

@@ -1,0 +1,44 @@
+"""The cascade classifier's probabilities equal sklearn's ``predict_proba``, float for float.
+
+``CascadeIntentClassifier._probabilities`` computes a multinomial logistic regression's
+probabilities itself (contiguous transposed weights kept once); for 400 training examples and a
+set of unseen messages parsed by the trained model, every call of both models (n-grams, and n-grams plus the sentence vector) must
+give exactly sklearn's numbers, so the intents and confidences Rasa sees are unchanged.
+"""
+from __future__ import annotations
+
+from tests.performance.rasa_script import ROOT, run_in_rasa_env
+
+SCRIPT = r'''
+import asyncio, json, sys
+import numpy as np
+import rasa_addons
+from rasa.core.agent import load_agent
+from rasa.shared.nlu.training_data.loading import load_data
+from rasa_addons.cascade_classifier import CascadeIntentClassifier
+agent = asyncio.run(load_agent(model_path=sys.argv[1]))
+nodes = agent.processor.graph_runner._instantiated_nodes
+cascade = next(n._component for n in nodes.values() if isinstance(n._component, CascadeIntentClassifier))
+texts = [e.get("text") for e in load_data("data/nlu").intent_examples][:400]
+texts += ["where is my order BC-100002??", "asdfgh", "my card 4242 was charged twice", "!!!", "the plus one",
+          "i want my money back for the broken blender", "who do I talk to about a lawyer letter", "gpay"]
+compared = []
+mine = cascade._probabilities
+def checked(model, x):
+    probabilities = mine(model, x)
+    theirs = model.predict_proba(x)
+    assert probabilities.dtype == theirs.dtype and probabilities.shape == theirs.shape
+    assert np.array_equal(probabilities, theirs), "probabilities differ from sklearn's"
+    compared.append(model is cascade.combined)
+    return probabilities
+cascade._probabilities = checked
+for text in texts:
+    asyncio.run(agent.parse_message(text))
+print(json.dumps({"wording": compared.count(False), "combined": compared.count(True), "kept": len(cascade._weights)}))
+'''
+
+
+def test_probabilities_are_sklearns() -> None:
+    model = sorted((ROOT / "models").glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)[-1]
+    result = run_in_rasa_env(SCRIPT, str(model), timeout=600)
+    assert result["wording"] >= 400 and result["combined"] >= 5 and result["kept"] == 2, result
