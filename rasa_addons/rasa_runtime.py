@@ -61,7 +61,7 @@ import copy
 import json
 from typing import Any, Dict, List, Optional, Text, Tuple, Type
 
-from rasa_addons import action_call
+from rasa_addons import action_call, dialogue_states
 
 try:
     import ujson
@@ -272,10 +272,12 @@ def _past_states_remembering(original: Any) -> Any:
         for remembered_arguments, states in memo[3]:
             if remembered_arguments == arguments:
                 return _copy_states(states)
-        states = original(self, domain, omit_unset_slots=omit_unset_slots,
-                          ignore_rule_only_turns=ignore_rule_only_turns, rule_only_data=rule_only_data)
+        states = dialogue_states.past_states(self, domain, omit_unset_slots, ignore_rule_only_turns, rule_only_data)
+        if states is None:
+            states = original(self, domain, omit_unset_slots=omit_unset_slots,
+                              ignore_rule_only_turns=ignore_rule_only_turns, rule_only_data=rule_only_data)
         memo[3].append(((arguments[0], arguments[1], copy.deepcopy(rule_only_data)), _copy_states(states)))
-        return states
+        return _copy_states(states)
 
     past_states.__doc__ = original.__doc__
     return past_states

@@ -1,0 +1,73 @@
+"""rasa_addons.dialogue_states: a conversation's states continued from its previous prediction
+equal Rasa's ``states_for_tracker_history`` built from scratch.
+
+Runs in Rasa's environment with the project's domain: every story, rule and test story cut after
+each of its actions, first in order (each cut continues the previous one's cursor, forms rewind
+it), then all cuts of all stories shuffled under one conversation id (cursors rewound or rebuilt),
+for the four argument sets the policies use; ``past_states`` (the memo on top) hands out copies
+that callers may change. Also checks that the fast paths really ran.
+"""
+from __future__ import annotations
+
+from tests.performance.rasa_script import run_in_rasa_env
+
+SCRIPT = r'''
+import json, random
+import rasa_addons  # installs the replacements
+from rasa_addons import dialogue_states, rasa_runtime
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import ActionExecuted
+from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.core.training_data.loading import load_data_from_resource
+from rasa.shared.core.training_data.structures import StoryGraph
+from rasa.shared.core.generator import TrainingDataGenerator
+
+domain = Domain.load("domain.yml")
+steps = []
+for path in ["data/stories", "data/rules", "tests/stories"]:
+    steps += load_data_from_resource(path, domain)
+story_events = [list(t.events) for t in TrainingDataGenerator(StoryGraph(steps), domain, augmentation_factor=0).generate()]
+story_events.append([e for events in story_events[:40] for e in events])
+rule_only = {"slots": ["flow_blocked", "requested_slot"], "loops": ["order_status_form"]}
+argument_sets = [(False, False, None), (True, False, None), (False, True, rule_only), (True, True, {"slots": [], "loops": []})]
+
+def check(tracker):
+    for omit, ignore, data in argument_sets:
+        expected = domain.states_for_tracker_history(tracker, omit, ignore, data)
+        mine = dialogue_states.past_states(tracker, domain, omit, ignore, data)
+        assert mine == expected, (len(tracker.events), omit, ignore)
+
+cuts = []
+for number, events in enumerate(story_events):
+    for end in [i + 1 for i, e in enumerate(events) if isinstance(e, ActionExecuted)]:
+        tracker = DialogueStateTracker.from_events(f"story-{number}", events[:end], domain.slots)
+        check(tracker)
+        cuts.append(tracker)
+in_order = dict(dialogue_states.stats)
+random.Random(7).shuffle(cuts)
+for tracker in cuts[:300]:
+    tracker.sender_id = "one-conversation"
+    check(tracker)
+# the memo on top hands out copies: a caller changing its states changes nothing for the next one
+tracker = cuts[0]
+first = tracker.past_states(domain)
+first[-1].clear()
+first.append({})
+assert tracker.past_states(domain) == domain.states_for_tracker_history(tracker)
+second = DialogueStateTracker.from_events("fresh", list(tracker.events), domain.slots)
+states = second.past_states(domain)
+for state in states:
+    for sub in state.values():
+        sub.clear()
+assert second.past_states(domain) == domain.states_for_tracker_history(second)
+print(json.dumps({"cuts": len(cuts), "in_order": in_order, "all": dialogue_states.stats}))
+'''
+
+
+def test_continued_states_are_rasas() -> None:
+    result = run_in_rasa_env(SCRIPT, timeout=900)
+    assert result["cuts"] >= 500
+    in_order = result["in_order"]
+    assert in_order["continued"] > 3 * in_order["built"], in_order  # cursors really continue
+    assert in_order["rewound"] > 0, in_order  # forms rewrite applied events; snapshots used
+    assert result["all"]["built"] > in_order["built"], result  # shuffled cuts do rebuild
