@@ -11,8 +11,9 @@ store, the policies or the intent classifier. The NumPy MiniLM encoder
 import importlib.util
 
 if importlib.util.find_spec("rasa") is not None:
-    from rasa_addons import action_validation, rasa_runtime, rule_lookup
+    from rasa_addons import action_validation, applied_events, rasa_runtime, rule_lookup
 
     action_validation.install()
     rasa_runtime.install()
     rule_lookup.install()
+    applied_events.install()

@@ -11,9 +11,9 @@ with the events that are new since.
 A cursor is only continued where its events are exactly the start of the new applied events (the
 same objects in the same order). Applied events are not only appended to: a form running again
 removes the turns since its previous run, and reverts remove the latest turn. So the cursor also
-keeps a snapshot of itself before each of its latest actions (``_SNAPSHOTS``), and resumes from
-the latest snapshot at or before the first event that differs; when there is none, it is built
-from scratch. The states are those of Rasa's ``states_for_tracker_history``, step by step (the same
+keeps a snapshot of its replay (slot values and the fields events set) before each of its latest
+actions (``_SNAPSHOTS``), and resumes from the latest snapshot at or before the first event that
+differs; when there is none, it is built from scratch. The states are those of Rasa's ``states_for_tracker_history``, step by step (the same
 domain methods in the same order); tests/performance/test_dialogue_states.py compares them with
 Rasa's for every cut of every story, rule and test story, in order, shuffled and with forms.
 """
@@ -25,8 +25,10 @@ from typing import Any, Dict, List, Optional, Text, Tuple
 
 #: snapshots kept per cursor: a form's re-run removes the turn since its previous run (2-4 actions)
 _SNAPSHOTS = 8
-#: cursors kept (conversation x argument set); least recently used dropped first
-_CURSORS = 384
+#: cursors kept (conversation x argument set: 2-3 per conversation); least recently used dropped first
+_CURSORS = 192
+#: what a replay tracker's events change besides its slots (DialogueStateTracker's event-set state)
+_REPLAY_FIELDS = ("_paused", "followup_action", "latest_action", "latest_message", "latest_bot_utterance")
 
 
 class _Cursor:
@@ -41,8 +43,8 @@ class _Cursor:
         self.states: List[Dict[Text, Any]] = []
         self.last_ml: Optional[Dict[Text, Any]] = None
         self.hidden = False
-        # (events consumed, replay copy, states so far, last_ml, hidden), taken before an action
-        self.snapshots: List[Tuple[int, Any, int, Optional[Dict[Text, Any]], bool]] = []
+        # (events consumed, replay state, states so far, last_ml, hidden), taken before an action
+        self.snapshots: List[Tuple[int, Tuple[Any, ...], int, Optional[Dict[Text, Any]], bool]] = []
 
 
 _cursors: "OrderedDict[Tuple[Any, ...], _Cursor]" = OrderedDict()
@@ -121,8 +123,8 @@ def past_states(tracker: Any, domain: Any, omit_unset_slots: bool, ignore_rule_o
     arguments = (omit_unset_slots, ignore_rule_only_turns, rule_only_data)
     for event in applied[len(cursor.ids):]:
         if isinstance(event, ActionExecuted):
-            cursor.snapshots.append((len(cursor.ids), cursor.replay.copy(), len(cursor.states), cursor.last_ml,
-                                     cursor.hidden))
+            cursor.snapshots.append((len(cursor.ids), _replay_state(cursor.replay), len(cursor.states),
+                                     cursor.last_ml, cursor.hidden))
             del cursor.snapshots[:-_SNAPSHOTS]
             cursor.last_ml, cursor.hidden = _state_before_action(domain, cursor.replay, event.hide_rule_turn,
                                                                  cursor.states, cursor.last_ml, cursor.hidden,
@@ -136,12 +138,37 @@ def past_states(tracker: Any, domain: Any, omit_unset_slots: bool, ignore_rule_o
     return states
 
 
+def _replay_state(replay: Any) -> Tuple[Any, ...]:
+    """What the replay's events have set: slot values (shared, as a tracker copy shares them), the
+    fields the events set anew, and a copy of the active loop (changed in place by some events).
+    Much smaller than a copy of the tracker (no slot objects)."""
+    import copy
+
+    slots = tuple((slot._value, slot._has_been_set) for slot in replay.slots.values())
+    return slots, tuple(getattr(replay, name) for name in _REPLAY_FIELDS), copy.copy(replay.active_loop)
+
+
+def _restored(replay: Any, state: Tuple[Any, ...], events: List[Any]) -> Any:
+    """A copy of ``replay`` set back to ``state``, with ``events`` as its events."""
+    import copy
+
+    slots, fields, active_loop = state
+    restored = replay.copy()
+    for slot, (value, has_been_set) in zip(restored.slots.values(), slots):
+        slot._value, slot._has_been_set = value, has_been_set
+    for name, value in zip(_REPLAY_FIELDS, fields):
+        setattr(restored, name, value)
+    restored.active_loop = copy.copy(active_loop)
+    restored.events = restored._create_events(list(events))
+    return restored
+
+
 def _rewound(cursor: _Cursor, common: int) -> Optional[_Cursor]:
     """The cursor as it was before its latest snapshot at or before event ``common``, or None."""
     for index in range(len(cursor.snapshots) - 1, -1, -1):
-        consumed, replay, n_states, last_ml, hidden = cursor.snapshots[index]
+        consumed, state, n_states, last_ml, hidden = cursor.snapshots[index]
         if consumed <= common:
-            rewound = _Cursor(replay.copy())
+            rewound = _Cursor(_restored(cursor.replay, state, cursor.events[:consumed]))
             rewound.events = cursor.events[:consumed]
             rewound.ids = cursor.ids[:consumed]
             rewound.states = cursor.states[:n_states]
