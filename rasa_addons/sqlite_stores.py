@@ -155,6 +155,16 @@ _POSITION_SQL = _sql(
     "AND (events.timestamp >= latest.session_start OR latest.session_start IS NULL)"
 )
 _LAST_ID_SQL = _sql("SELECT max(id) FROM events WHERE sender_id = :sender_id")
+# ... and the rows themselves, in the same order (a prepared statement: building the ORM query
+# took 2-3 ms, ~4 % of Rasa's CPU, on the two misses of every conversation)
+_ROWS_SQL = _sql(
+    "SELECT events.data FROM events, "
+    "(SELECT max(timestamp) AS session_start FROM events "
+    " WHERE sender_id = :sender_id AND type_name = :session_started) AS latest "
+    "WHERE events.sender_id = :sender_id "
+    "AND (events.timestamp >= latest.session_start OR latest.session_start IS NULL) "
+    "ORDER BY events.id"
+)
 
 
 class _Cached:
@@ -266,8 +276,12 @@ class SQLiteTrackerStore(SQLTrackerStore):
                 if not count:
                     return None
                 return self._tracker(sender_id, cached)
-            rows = self._event_query(session, sender_id, fetch_events_from_all_sessions=False).all()
             self.cache_stats["misses"] += 1
+            if not count:  # a new conversation: nothing to read (the conversation's lock keeps writers out)
+                self._cache.pop(sender_id, None)
+                return None
+            rows = session.execute(_ROWS_SQL, {"sender_id": sender_id,
+                                               "session_started": SessionStarted.type_name}).all()
         events = deserialise_events([json.loads(row.data) for row in rows])
         if rows and len(events) == len(rows):
             # the position read above may be older than the rows: then the next retrieve misses
