@@ -9,7 +9,9 @@ under the bench's 10-conversation load. Two things make the same answer cheaper:
   ``_is_rule_applicable`` returns True ("further back than the rule's length"). So only the last
   L states are looked at, L the length of the longest rule in the lookup.
 - Each rule's states are decoded and reversed once per lookup (a policy's lookup does not change
-  after training or loading) instead of on every check.
+  after training or loading) instead of on every check, and the rules are grouped by the
+  previous action their latest state requires: at the latest state only the rules requiring the
+  conversation's previous action, and those requiring none by name, can match.
 
 The comparisons themselves are Rasa's (``_does_rule_match_state`` and the conversation-start
 checks of ``_is_rule_applicable``); tests/performance/test_rule_lookup.py compares the keys found
@@ -18,9 +20,10 @@ with Rasa's for every state sequence of every story, rule and test story.
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, List, Set, Text, Tuple
+from typing import Any, Dict, List, Optional, Set, Text, Tuple
 
-from rasa.shared.core.constants import PREVIOUS_ACTION
+from rasa.shared.core.constants import PREVIOUS_ACTION, SHOULD_NOT_BE_SET
+from rasa.shared.nlu.constants import ACTION_NAME
 
 _rasa_get_possible_keys: Any = None
 _rasa_is_rule_applicable: Any = None
@@ -30,7 +33,7 @@ _installed = False
 class _PreparedLookup:
     """A lookup's keys with their states, latest first, and the longest rule's length."""
 
-    __slots__ = ("lookup", "size", "reversed_states", "longest")
+    __slots__ = ("lookup", "size", "reversed_states", "longest", "by_latest_action", "unindexed")
 
     def __init__(self, lookup: Dict[Text, Text]) -> None:
         self.lookup = lookup
@@ -39,6 +42,18 @@ class _PreparedLookup:
             (key, list(reversed(json.loads(key)))) for key in lookup
         ]
         self.longest = max((len(states) for _, states in self.reversed_states), default=0)
+        # A rule whose latest state names a previous action (other than "should not be set") only
+        # matches a conversation whose latest previous action is that one (_does_rule_match_state),
+        # so the first step only looks at those rules and at the rules that name none; the
+        # order of the rules within each group is the lookup's.
+        self.by_latest_action: Dict[Text, List[Tuple[Text, List[Dict[Text, Any]]]]] = {}
+        self.unindexed: List[Tuple[Text, List[Dict[Text, Any]]]] = []
+        for key, states in self.reversed_states:
+            action = _rule_previous_action_name(states[0]) if states else None
+            if action is None:
+                self.unindexed.append((key, states))
+            else:
+                self.by_latest_action.setdefault(action, []).append((key, states))
 
 
 _prepared: Dict[int, _PreparedLookup] = {}
@@ -49,6 +64,17 @@ def _prepared_lookup(lookup: Dict[Text, Text]) -> _PreparedLookup:
     if prepared is None or prepared.lookup is not lookup or prepared.size != len(lookup):
         prepared = _prepared[id(lookup)] = _PreparedLookup(lookup)
     return prepared
+
+
+def _rule_previous_action_name(rule_state: Dict[Text, Any]) -> Optional[Text]:
+    """The previous action a rule state requires, when it requires one by name."""
+    previous = rule_state.get(PREVIOUS_ACTION)
+    if not previous:
+        return None
+    name = previous.get(ACTION_NAME)
+    if isinstance(name, str) and name and name != SHOULD_NOT_BE_SET:
+        return name
+    return None
 
 
 def _rule_state_applies(policy: Any, rule_state: Dict[Text, Any], conversation_state: Dict[Text, Any]) -> bool:
@@ -69,6 +95,11 @@ def get_possible_keys(self: Any, lookup: Dict[Text, Text], states: List[Dict[Tex
         return _rasa_get_possible_keys(self, lookup, states)
     prepared = _prepared_lookup(lookup)
     candidates = prepared.reversed_states
+    if states and prepared.by_latest_action:
+        previous = states[-1].get(PREVIOUS_ACTION) or {}
+        action = previous.get(ACTION_NAME) if isinstance(previous, dict) else None
+        candidates = prepared.unindexed + prepared.by_latest_action.get(action, []) if isinstance(action, str) \
+            else prepared.unindexed
     recent = states[len(states) - prepared.longest:] if prepared.longest < len(states) else states
     for turn_index, state in enumerate(reversed(recent)):
         candidates = [
