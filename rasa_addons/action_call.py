@@ -4,21 +4,21 @@ Rasa sends the whole tracker, every event of the session, to the action server o
 (``RemoteAction._action_call_format``: 2-4 calls a turn here, ~200 events by turn 20), and builds
 each event's dict (``Event.as_dict``) and its JSON again every time: 7-8 % of Rasa's CPU under the
 bench's 10-conversation load. Here each conversation's latest call is remembered (its events, their
-dicts and their JSON); the next call takes the events it shares with that one from it, and builds
-only the others, from what is kept on each event. The body is the rest of the call written as
-before (``rasa_runtime.json_body``) with those events spliced in.
+dicts and their JSON, for the latest ``_SENT_CONVERSATIONS`` conversations); the next call takes
+the events it shares with that one from it and writes only the others. The body is the rest of the
+call written as before (``rasa_runtime.json_body``) with those events spliced in. Nothing is
+stored on Rasa's event objects.
 
 The body is the same JSON value as Rasa's, and the dict ``_action_call_format`` returns has the
 same content as Rasa's (its ``tracker.events`` are the events' dicts), so anything that reads it
 sees what Rasa built; only the serialiser (``json_body``, the kept session's ``json_serialize``)
 takes the prepared text, and only while the events in the dict are the ones it was prepared from.
 
-When is a kept dict still the event's dict? Rasa does not change an event in place once it exists,
-except by setting two attributes anew when the event enters a tracker: ``metadata`` (the model
-and assistant ids) and ``timestamp`` (``update_with_events``). So an event taken from the previous
-call must be the same object with the same ``metadata`` and ``timestamp`` objects, at the same
-place; an event's own kept dict is used while every attribute of the event is the same object it
-was built from. (The two-stage fallback's revert edits a deep copy of a user event; and
+When is a remembered dict still the event's dict? Rasa does not change an event in place once it
+exists, except by setting two attributes anew when the event enters a tracker: ``metadata`` (the
+model and assistant ids) and ``timestamp`` (``update_with_events``). So an event taken from the
+previous call must be the same object with the same ``metadata`` and ``timestamp`` objects, at the
+same place. (The two-stage fallback's revert edits a deep copy of a user event; and
 ``DefinePrevUserUtteredFeaturization`` sets an attribute ``as_dict`` does not write.)
 """
 from __future__ import annotations
@@ -29,7 +29,6 @@ import uuid
 from collections import OrderedDict
 from typing import Any, Callable, Dict, List, Optional, Text, Tuple
 
-_CACHE_KEY = "_rasa_addons_json"
 #: stands for the events while the rest of the body is written; random per process, and the
 #: splice checks that it is exactly where the events go (the very end of the body)
 _EVENTS_TOKEN = f"rasa-addons-events-{uuid.uuid4().hex}"
@@ -50,22 +49,6 @@ class ActionCallBody(dict):
         super().__init__(content)
         self.events = events
         self.events_json = events_json
-
-
-def event_dict_and_json(event: Any, dumps: Callable[[Any], Text]) -> Tuple[Dict[Text, Any], Text]:
-    """``event.as_dict()`` and ``dumps`` of it, kept on the event while its attributes are the
-    same objects."""
-    state = event.__dict__
-    entry = state.get(_CACHE_KEY)
-    if entry is None:
-        # one list per event, changed in place, so the entry is itself an unchanging attribute
-        entry = state[_CACHE_KEY] = [None, None, None, None]
-    as_dict = event.as_dict()
-    entry[3] = dumps(as_dict)
-    entry[2] = as_dict
-    entry[1] = tuple(state.values())  # keeps those objects alive, so their ids are not reused
-    entry[0] = tuple(map(id, entry[1]))
-    return as_dict, entry[3]
 
 
 class _Sent:
@@ -99,8 +82,7 @@ def events_dicts_and_json(sender_id: Text, events: Any, dumps: Callable[[Any], T
     """The events' dicts and the JSON array of them.
 
     The events this conversation's previous call sent, in the same order and with the same
-    ``metadata`` and ``timestamp``, are taken from that call as they are; each other event from
-    what is kept on it (``event_dict_and_json``)."""
+    ``metadata`` and ``timestamp``, are taken from that call as they are; the others are written."""
     events = list(events)
     keys, kept = _keys(events)
     sent = _latest_sent.get(sender_id)
@@ -112,16 +94,9 @@ def events_dicts_and_json(sender_id: Text, events: Any, dumps: Callable[[Any], T
     dicts = sent.dicts[:common] if common else []
     texts = sent.texts[:common] if common else []
     for event in events[common:]:
-        # inlined check of event_dict_and_json's entry (the events of this turn, mostly)
-        state = event.__dict__
-        entry = state.get(_CACHE_KEY)
-        if entry is not None and entry[0] == tuple(map(id, state.values())):
-            dicts.append(entry[2])
-            texts.append(entry[3])
-        else:
-            as_dict, text = event_dict_and_json(event, dumps)
-            dicts.append(as_dict)
-            texts.append(text)
+        as_dict = event.as_dict()
+        dicts.append(as_dict)
+        texts.append(dumps(as_dict))
     _latest_sent[sender_id] = _Sent(keys, kept, dicts, texts)
     _latest_sent.move_to_end(sender_id)
     while len(_latest_sent) > _SENT_CONVERSATIONS:
@@ -212,4 +187,4 @@ def install(dumps: Callable[[Any], Text]) -> None:
     _installed = True
 
 
-__all__ = ["install", "event_dict_and_json", "events_dicts_and_json", "action_call_format", "spliced_body", "ActionCallBody"]
+__all__ = ["install", "events_dicts_and_json", "action_call_format", "spliced_body", "ActionCallBody"]

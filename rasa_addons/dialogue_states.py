@@ -92,17 +92,22 @@ def past_states(tracker: Any, domain: Any, omit_unset_slots: bool, ignore_rule_o
     """``domain.states_for_tracker_history(tracker, ...)``, continued from the conversation's
     cursor; None when this tracker or domain is not one it can continue (Rasa's code decides)."""
     from rasa.shared.core.events import ActionExecuted
-    from rasa_addons.rasa_runtime import _same_slot_definitions
+    from rasa_addons.rasa_runtime import SLOT_DEFINITIONS_KEY, _same_slot_definitions
 
     if not _usable(tracker, domain):
         return None
+    # cursors are keyed by domain and built only from trackers whose slots are the domain's slot
+    # definitions; a tracker is checked once and its copies carry the answer (rasa_runtime's
+    # tracker copy copies the slots), instead of comparing every slot on every call
+    if tracker.__dict__.get(SLOT_DEFINITIONS_KEY) is not domain:
+        if not _same_slot_definitions(domain.slots, tracker.slots):
+            return None
+        tracker.__dict__[SLOT_DEFINITIONS_KEY] = domain
     key = (tracker.sender_id, id(domain), tracker.is_rule_tracker, tracker._max_event_history,
            bool(omit_unset_slots), bool(ignore_rule_only_turns), json.dumps(rule_only_data, sort_keys=True))
     applied = tracker.applied_events()
     ids = list(map(id, applied))
     cursor = _cursors.get(key)
-    if cursor is not None and not _same_slot_definitions(list(tracker.slots.values()), cursor.replay.slots):
-        cursor = None
     if cursor is not None:
         common = min(len(cursor.ids), len(ids))
         if cursor.ids[:common] != ids[:common]:

@@ -219,6 +219,8 @@ def _kept_session(self: Any) -> Any:
 
 _replay_copy: Any = None
 _rasa_past_states: Any = None
+#: set on a tracker whose slots were found to be its domain's slot definitions (the domain)
+SLOT_DEFINITIONS_KEY = "_rasa_addons_slot_definitions"
 
 
 def _copied_directly(tracker: Any) -> bool:
@@ -252,6 +254,9 @@ def _tracker_copy(self: Any) -> Any:
     state["active_loop"] = copy.copy(self.active_loop)
     state["model_id"] = None
     state["assistant_id"] = None
+    definitions = self.__dict__.get(SLOT_DEFINITIONS_KEY)
+    if definitions is not None:  # the copied slots have the same definitions (dialogue_states)
+        state[SLOT_DEFINITIONS_KEY] = definitions
     return duplicate
 
 

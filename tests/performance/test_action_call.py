@@ -1,9 +1,10 @@
-"""rasa_addons.action_call: the action-server call body with each event's JSON kept on the event.
+"""rasa_addons.action_call: the action-server call body, reusing the events the previous call sent.
 
 Runs in Rasa's environment: for every story, rule and test story of the project cut after each
 action (and one long conversation), the dict ``_action_call_format`` returns equals Rasa's and the
 body written from it is the same JSON value as Rasa's; asked again, no event is turned into a dict
-again; an event whose attribute is set anew is written again; a body whose events were replaced is
+again, and nothing is stored on the events; an event whose metadata or timestamp is set anew is
+written again; a body whose events were replaced is
 written from its dict; and a real ``RemoteAction.run`` against a local server sends Rasa's JSON.
 """
 from __future__ import annotations
@@ -59,6 +60,7 @@ for events in story_events:
         del as_dict_calls[:]
         again = action._action_call_format(tracker, domain)
         assert not as_dict_calls, "an unchanged event was turned into a dict again"
+        assert not [key for e in tracker.events for key in vars(e) if key.startswith("_rasa_addons")]
         assert rasa_runtime.json_body(again) == rasa_runtime.json_body(mine)
         cuts += 1
 

@@ -5,7 +5,9 @@ Runs in Rasa's environment with the project's domain: every story, rule and test
 each of its actions, first in order (each cut continues the previous one's cursor, forms rewind
 it), then all cuts of all stories shuffled under one conversation id (cursors rewound or rebuilt),
 for the four argument sets the policies use; ``past_states`` (the memo on top) hands out copies
-that callers may change. Also checks that the fast paths really ran.
+that callers may change; a tracker whose slots are not the domain's definitions is left to Rasa's
+code, and the check's answer travels with a tracker's copies. Also checks that the fast paths
+really ran.
 """
 from __future__ import annotations
 
@@ -60,6 +62,18 @@ for state in states:
     for sub in state.values():
         sub.clear()
 assert second.past_states(domain) == domain.states_for_tracker_history(second)
+# slot definitions: checked once per tracker, carried by its copies; other definitions are Rasa's to compute
+import copy
+marked = DialogueStateTracker.from_events("marked", list(cuts[1].events), domain.slots)
+assert dialogue_states.past_states(marked, domain, False, False, None) is not None
+assert marked.__dict__[rasa_runtime.SLOT_DEFINITIONS_KEY] is domain
+assert marked.copy().__dict__[rasa_runtime.SLOT_DEFINITIONS_KEY] is domain
+other_slots = [copy.copy(slot) for slot in domain.slots]
+other_slots[0].initial_value = "something else"
+other = DialogueStateTracker.from_events("marked", list(cuts[1].events), other_slots)
+assert dialogue_states.past_states(other, domain, False, False, None) is None
+assert rasa_runtime.SLOT_DEFINITIONS_KEY not in other.__dict__
+assert other.past_states(domain) == domain.states_for_tracker_history(other)
 print(json.dumps({"cuts": len(cuts), "in_order": in_order, "all": dialogue_states.stats}))
 '''
 

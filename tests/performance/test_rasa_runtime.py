@@ -65,7 +65,8 @@ story_events = [list(t.events) for t in story_trackers]
 story_events.append([e for events in story_events[:40] for e in events])  # one long conversation
 def snapshot(tracker):
     state = dict(vars(tracker))
-    state.pop("_rasa_addons_states", None)
+    for remembered in ("_rasa_addons_states", "_rasa_addons_applied", "_rasa_addons_slot_definitions"):
+        state.pop(remembered, None)
     state["events"] = [id(e) for e in tracker.events]
     state["maxlen"] = tracker.events.maxlen
     state["slots"] = {name: (type(slot), slot.__dict__) for name, slot in tracker.slots.items()}
