@@ -35,13 +35,16 @@ tests/performance/test_rasa_runtime.py runs both side by side:
   produced, so the copy now takes that state directly: the same events (the same objects, as the
   replay shares them), a copy of every slot, of the active loop and of the latest action, and the
   attributes ``init_copy`` resets (``model_id``, ``assistant_id``, ``sender_source``) left unset
-  as there. Subclasses and trackers without the domain's slots keep Rasa's replay.
+  as there (and dialogue_states' note that the slots are the domain's definitions, which the
+  copied slots keep). Subclasses and trackers without the domain's slots keep Rasa's replay.
 - ``DialogueStateTracker.past_states`` is computed from scratch by every policy for every
   prediction; RulePolicy asks twice right after a customer message (once for the text, once for
   the intent) with the same arguments. The states are remembered on the tracker for its current
   events (their number and the latest one), the domain and the arguments, and each caller gets
   its own copy, as callers change them (``_choose_last_user_input`` removes keys). Any new event
-  changes the key; Rasa changes a tracker's state only through events.
+  changes the key; Rasa changes a tracker's state only through events. What is not remembered is
+  computed by rasa_addons/dialogue_states.py (continued from the conversation's previous
+  prediction) where it can, else by Rasa's code.
 - Slot extraction (``action_extract_slots``, every message) rebuilt the conversation from its
   events (``DialogueStateTracker.from_events``) to hand the slot candidates to
   ``action_validate_slot_mappings``. While that runs, ``from_events`` is given the tracker being
