@@ -34,9 +34,10 @@ _REPLAY_FIELDS = ("_paused", "followup_action", "latest_action", "latest_message
 class _Cursor:
     """Rasa's ``states_for_tracker_history`` loop, stopped after the applied events in ``ids``."""
 
-    __slots__ = ("events", "ids", "replay", "states", "last_ml", "hidden", "snapshots")
+    __slots__ = ("domain", "events", "ids", "replay", "states", "last_ml", "hidden", "snapshots")
 
-    def __init__(self, replay: Any) -> None:
+    def __init__(self, replay: Any, domain: Any) -> None:
+        self.domain = domain
         self.events: List[Any] = []
         self.ids: List[int] = []
         self.replay = replay
@@ -108,6 +109,8 @@ def past_states(tracker: Any, domain: Any, omit_unset_slots: bool, ignore_rule_o
     applied = tracker.applied_events()
     ids = list(map(id, applied))
     cursor = _cursors.get(key)
+    if cursor is not None and cursor.domain is not domain:  # a new domain that reuses an old one's id
+        cursor = None
     if cursor is not None:
         common = min(len(cursor.ids), len(ids))
         if cursor.ids[:common] != ids[:common]:
@@ -120,7 +123,7 @@ def past_states(tracker: Any, domain: Any, omit_unset_slots: bool, ignore_rule_o
             stats["continued"] += 1
     if cursor is None:
         stats["built"] += 1
-        cursor = _Cursor(tracker.init_copy())
+        cursor = _Cursor(tracker.init_copy(), domain)
     _cursors[key] = cursor
     _cursors.move_to_end(key)
     while len(_cursors) > _CURSORS:
@@ -173,7 +176,7 @@ def _rewound(cursor: _Cursor, common: int) -> Optional[_Cursor]:
     for index in range(len(cursor.snapshots) - 1, -1, -1):
         consumed, state, n_states, last_ml, hidden = cursor.snapshots[index]
         if consumed <= common:
-            rewound = _Cursor(_restored(cursor.replay, state, cursor.events[:consumed]))
+            rewound = _Cursor(_restored(cursor.replay, state, cursor.events[:consumed]), cursor.domain)
             rewound.events = cursor.events[:consumed]
             rewound.ids = cursor.ids[:consumed]
             rewound.states = cursor.states[:n_states]
