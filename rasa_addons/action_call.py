@@ -29,6 +29,8 @@ import uuid
 from collections import OrderedDict
 from typing import Any, Callable, Dict, List, Optional, Text, Tuple
 
+from rasa_addons.continuation import common_prefix, remember
+
 #: stands for the events while the rest of the body is written; random per process, and the
 #: splice checks that it is exactly where the events go (the very end of the body)
 _EVENTS_TOKEN = f"rasa-addons-events-{uuid.uuid4().hex}"
@@ -86,21 +88,14 @@ def events_dicts_and_json(sender_id: Text, events: Any, dumps: Callable[[Any], T
     events = list(events)
     keys, kept = _keys(events)
     sent = _latest_sent.get(sender_id)
-    common = 0
-    if sent is not None:
-        common = min(len(sent.keys), len(keys))
-        if sent.keys[:common] != keys[:common]:
-            common = next(i for i, (mine, theirs) in enumerate(zip(keys, sent.keys)) if mine != theirs)
+    common = common_prefix(keys, sent.keys) if sent is not None else 0
     dicts = sent.dicts[:common] if common else []
     texts = sent.texts[:common] if common else []
     for event in events[common:]:
         as_dict = event.as_dict()
         dicts.append(as_dict)
         texts.append(dumps(as_dict))
-    _latest_sent[sender_id] = _Sent(keys, kept, dicts, texts)
-    _latest_sent.move_to_end(sender_id)
-    while len(_latest_sent) > _SENT_CONVERSATIONS:
-        _latest_sent.popitem(last=False)
+    remember(_latest_sent, sender_id, _Sent(keys, kept, dicts, texts), _SENT_CONVERSATIONS)
     return list(dicts), "[" + ",".join(texts) + "]"
 
 

@@ -23,6 +23,8 @@ import json
 from collections import OrderedDict
 from typing import Any, Dict, List, Optional, Text, Tuple
 
+from rasa_addons.continuation import common_prefix, remember
+
 #: snapshots kept per cursor: a form's re-run removes the turn since its previous run (2-4 actions)
 _SNAPSHOTS = 8
 #: cursors kept (conversation x argument set: 2-3 per conversation); least recently used dropped first
@@ -112,9 +114,7 @@ def past_states(tracker: Any, domain: Any, omit_unset_slots: bool, ignore_rule_o
     if cursor is not None and cursor.domain is not domain:  # a new domain that reuses an old one's id
         cursor = None
     if cursor is not None:
-        common = min(len(cursor.ids), len(ids))
-        if cursor.ids[:common] != ids[:common]:
-            common = next(i for i, (mine, theirs) in enumerate(zip(cursor.ids, ids)) if mine != theirs)
+        common = common_prefix(cursor.ids, ids)
         if common < len(cursor.ids):
             cursor = _rewound(cursor, common)
             if cursor is not None:
@@ -124,10 +124,7 @@ def past_states(tracker: Any, domain: Any, omit_unset_slots: bool, ignore_rule_o
     if cursor is None:
         stats["built"] += 1
         cursor = _Cursor(tracker.init_copy(), domain)
-    _cursors[key] = cursor
-    _cursors.move_to_end(key)
-    while len(_cursors) > _CURSORS:
-        _cursors.popitem(last=False)
+    remember(_cursors, key, cursor, _CURSORS)
     arguments = (omit_unset_slots, ignore_rule_only_turns, rule_only_data)
     for event in applied[len(cursor.ids):]:
         if isinstance(event, ActionExecuted):

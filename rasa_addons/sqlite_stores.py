@@ -61,6 +61,7 @@ from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.events import ActionExecuted, Event, SessionStarted, SlotSet, UserUttered, deserialise_events
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
+from rasa_addons.continuation import remember
 
 logger = logging.getLogger(__name__)
 
@@ -331,10 +332,7 @@ class SQLiteTrackerStore(SQLTrackerStore):
         return length
 
     def _remember(self, sender_id: Text, entry: _Cached) -> None:
-        self._cache[sender_id] = entry
-        self._cache.move_to_end(sender_id)
-        while len(self._cache) > self.cache_size:
-            self._cache.popitem(last=False)
+        remember(self._cache, sender_id, entry, self.cache_size)
 
     # --- writing ----------------------------------------------------------------------------
 
