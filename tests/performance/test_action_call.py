@@ -20,16 +20,11 @@ from rasa.utils.endpoints import EndpointConfig
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, Event, SlotSet, UserUttered, BotUttered
 from rasa.shared.core.trackers import DialogueStateTracker
-from rasa.shared.core.training_data.loading import load_data_from_resource
-from rasa.shared.core.training_data.structures import StoryGraph
-from rasa.shared.core.generator import TrainingDataGenerator
+from tests.performance.rasa_stories import action_ends, project_story_events, serve
 
 domain = Domain.load("domain.yml")
-steps = []
-for path in ["data/stories", "data/rules", "tests/stories"]:
-    steps += load_data_from_resource(path, domain)
-story_events = [list(t.events) for t in TrainingDataGenerator(StoryGraph(steps), domain, augmentation_factor=0).generate()]
-long_conversation = [e for events in story_events[:40] for e in events]
+story_events = project_story_events(domain)
+long_conversation = story_events.pop()
 long_conversation.append(UserUttered("caf\u00e9 \u2713 / \"quoted\" </script>", {"name": "inform", "confidence": 0.5},
                                      [{"entity": "order_id", "value": "BC-1", "start": 0, "end": 4}],
                                      parse_data={"intent": {"name": "inform", "confidence": 0.5}, "big": 2 ** 70},
@@ -50,7 +45,7 @@ for cls in {type(e) for events in story_events for e in events}:
 
 cuts = 0
 for events in story_events:
-    for end in [i + 1 for i, e in enumerate(events) if isinstance(e, ActionExecuted)] + [len(events)]:
+    for end in action_ends(events) + [len(events)]:
         tracker = DialogueStateTracker.from_events("s", events[:end], domain.slots)
         expected = original(action, tracker, domain)
         mine = action._action_call_format(tracker, domain)
@@ -96,13 +91,7 @@ async def handler(request):
     received.append(await request.json())
     return web.json_response({"events": [], "responses": []})
 async def call():
-    app = web.Application()
-    app.router.add_post("/webhook", handler)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]
+    runner, port = await serve("/webhook", handler)
     remote = RemoteAction("action_check_order_status", EndpointConfig(f"http://127.0.0.1:{port}/webhook"))
     from rasa.core.channels.channel import CollectingOutputChannel
     from rasa.core.nlg import TemplatedNaturalLanguageGenerator

@@ -17,17 +17,11 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import (ActionExecuted, ActionExecutionRejected, ActionReverted, ActiveLoop,
                                      Restarted, SessionStarted, UserUtteranceReverted, UserUttered)
 from rasa.shared.core.trackers import DialogueStateTracker
-from rasa.shared.core.training_data.loading import load_data_from_resource
-from rasa.shared.core.training_data.structures import StoryGraph
-from rasa.shared.core.generator import TrainingDataGenerator
+from tests.performance.rasa_stories import action_ends, project_story_events
 
 rasa = applied_events._rasa_applied_events
 domain = Domain.load("domain.yml")
-steps = []
-for path in ["data/stories", "data/rules", "tests/stories"]:
-    steps += load_data_from_resource(path, domain)
-story_events = [list(t.events) for t in TrainingDataGenerator(StoryGraph(steps), domain, augmentation_factor=0).generate()]
-story_events.append([e for events in story_events[:40] for e in events])
+story_events = project_story_events(domain)
 forms = sorted(domain.form_names)
 rng = random.Random(3)
 def disturbed(events):
@@ -41,7 +35,7 @@ def disturbed(events):
     return events
 cuts = 0
 for events in story_events + [disturbed(e) for e in story_events for _ in range(3)]:
-    for end in [i + 1 for i, e in enumerate(events) if isinstance(e, ActionExecuted)] + [len(events)]:
+    for end in action_ends(events) + [len(events)]:
         tracker = DialogueStateTracker.from_events("s", events[:end], domain.slots)
         expected = [id(e) for e in rasa(tracker)]
         assert [id(e) for e in applied_events.computed(list(tracker.events))] == expected, end

@@ -18,18 +18,11 @@ import json, random
 import rasa_addons  # installs the replacements
 from rasa_addons import dialogue_states, rasa_runtime
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import ActionExecuted
 from rasa.shared.core.trackers import DialogueStateTracker
-from rasa.shared.core.training_data.loading import load_data_from_resource
-from rasa.shared.core.training_data.structures import StoryGraph
-from rasa.shared.core.generator import TrainingDataGenerator
+from tests.performance.rasa_stories import action_ends, project_story_events
 
 domain = Domain.load("domain.yml")
-steps = []
-for path in ["data/stories", "data/rules", "tests/stories"]:
-    steps += load_data_from_resource(path, domain)
-story_events = [list(t.events) for t in TrainingDataGenerator(StoryGraph(steps), domain, augmentation_factor=0).generate()]
-story_events.append([e for events in story_events[:40] for e in events])
+story_events = project_story_events(domain)
 rule_only = {"slots": ["flow_blocked", "requested_slot"], "loops": ["order_status_form"]}
 argument_sets = [(False, False, None), (True, False, None), (False, True, rule_only), (True, True, {"slots": [], "loops": []})]
 
@@ -41,7 +34,7 @@ def check(tracker):
 
 cuts = []
 for number, events in enumerate(story_events):
-    for end in [i + 1 for i, e in enumerate(events) if isinstance(e, ActionExecuted)]:
+    for end in action_ends(events):
         tracker = DialogueStateTracker.from_events(f"story-{number}", events[:end], domain.slots)
         check(tracker)
         cuts.append(tracker)

@@ -54,15 +54,8 @@ for slot in domain.slots:
 # trackers: every story, rule and test story of the project, cut after each of its actions
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.core.events import LoopInterrupted
-from rasa.shared.core.training_data.loading import load_data_from_resource
-from rasa.shared.core.training_data.structures import StoryGraph
-from rasa.shared.core.generator import TrainingDataGenerator
-steps = []
-for path in ["data/stories", "data/rules", "tests/stories"]:
-    steps += load_data_from_resource(path, domain)
-story_trackers = TrainingDataGenerator(StoryGraph(steps), domain, augmentation_factor=0).generate()
-story_events = [list(t.events) for t in story_trackers]
-story_events.append([e for events in story_events[:40] for e in events])  # one long conversation
+from tests.performance.rasa_stories import action_ends, project_story_events, serve
+story_events = project_story_events(domain)  # plus one long conversation
 def snapshot(tracker):
     state = dict(vars(tracker))
     for remembered in ("_rasa_addons_states", "_rasa_addons_applied", "_rasa_addons_slot_definitions"):
@@ -78,7 +71,7 @@ cuts = 0
 other_slots = [copy.copy(slot) for slot in domain.slots]
 other_slots[0].initial_value = "something else"
 for events in story_events:
-    for end in [i + 1 for i, e in enumerate(events) if isinstance(e, ActionExecuted)]:
+    for end in action_ends(events):
         tracker = DialogueStateTracker.from_events("s", events[:end], domain.slots)
         replayed = rasa_runtime._replay_copy(tracker)
         fast = tracker.copy()
@@ -139,13 +132,7 @@ async def handler(request):
         return web.json_response({"error": "no"}, status=500)
     return web.json_response({"n": len(seen)})
 async def endpoint_checks():
-    app = web.Application()
-    app.router.add_post("/{tail:.*}", handler)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]
+    runner, port = await serve("/{tail:.*}", handler)
     first = EndpointConfig(f"http://127.0.0.1:{port}/webhook", headers={"X-Test": "a"})
     answers = [await first.request(json={"i": i}, method="post") for i in range(5)]
     other = EndpointConfig(f"http://127.0.0.1:{port}/webhook", headers={"X-Test": "b"})

@@ -16,29 +16,21 @@ import rasa_addons  # installs the replacements
 from rasa_addons import rule_lookup
 from rasa.core.agent import load_agent
 from rasa.core.policies.rule_policy import RulePolicy, RULES, RULES_FOR_LOOP_UNHAPPY_PATH
-from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import ActionExecuted
 from rasa.shared.core.trackers import DialogueStateTracker
-from rasa.shared.core.training_data.loading import load_data_from_resource
-from rasa.shared.core.training_data.structures import StoryGraph
-from rasa.shared.core.generator import TrainingDataGenerator
+from tests.performance.rasa_stories import action_ends, project_story_events
 
 assert RulePolicy._get_possible_keys is rule_lookup.get_possible_keys
 agent = asyncio.run(load_agent(model_path=sys.argv[1]))
 policy = next(node._component for node in agent.processor.graph_runner._instantiated_nodes.values()
               if isinstance(node._component, RulePolicy))
 domain = agent.domain
-steps = []
-for path in ["data/stories", "data/rules", "tests/stories"]:
-    steps += load_data_from_resource(path, domain)
-story_events = [list(t.events) for t in TrainingDataGenerator(StoryGraph(steps), domain, augmentation_factor=0).generate()]
-story_events.append([e for events in story_events[:40] for e in events])
+story_events = project_story_events(domain)
 
 original = rule_lookup._rasa_get_possible_keys
 rule_only = policy._get_rule_only_data()
 checked = found = 0
 for events in story_events:
-    for end in [i + 1 for i, e in enumerate(events) if isinstance(e, ActionExecuted)]:
+    for end in action_ends(events):
         tracker = DialogueStateTracker.from_events("s", events[:end], domain.slots)
         for use_text in (False, True):
             states = policy._prediction_states(tracker, domain, use_text, rule_only_data=rule_only)
