@@ -19,6 +19,9 @@ logger = logging.getLogger(__name__)
 
 def build_app() -> Sanic:
     """Create the app (called once per worker process by Sanic's loader)."""
+    from actions import request_json
+
+    request_json.install()
     executor = ActionExecutor()
     executor.register_package("actions")
     app = create_app(executor, cors_origins=os.environ.get("ACTION_SERVER_CORS", "*"))
