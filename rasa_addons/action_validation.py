@@ -16,7 +16,9 @@ Valid answers take a shorter path first. Each event must match exactly one of th
 matches the ``oneOf`` exactly when it matches the base schema and the one branch named by its
 ``event``. Checking that branch alone, instead of all 23 (jsonschema tries every branch to prove
 that only one matches), accepts the same answers; anything the short path does not accept goes
-through the full validator, which decides and produces Rasa's error. It is installed when anything
+through the full validator, which decides and produces Rasa's error. The events Rasa's HTTP API
+appends to a conversation (``POST /conversations/<id>/tracker/events``) are checked against the
+same event schema, with the same short path first. It is installed when anything
 from ``rasa_addons`` is imported (the tracker store, the policies and the classifier are), see
 ``rasa_addons/__init__.py``; tests/performance/test_action_validation.py checks both behaviours.
 """
@@ -92,7 +94,30 @@ def validate_action_result(self: Any, result: Dict[Text, Any]) -> bool:
     return True
 
 
+def _events_accepted_quickly(events: Any) -> bool:
+    """True only for event lists ``EVENTS_SCHEMA`` accepts (each event as in ``_accepted_quickly``)."""
+    return type(events) is list and _accepted_quickly({"events": events})
+
+
+_rasa_validate_events_in_request_body: Any = None
+
+
+def validate_events_in_request_body(request: Any) -> None:
+    """``rasa.server.validate_events_in_request_body`` (``POST /conversations/<id>/tracker/events``,
+    which an agent's hand-back uses) with the short path for valid events; anything else goes
+    through Rasa's function, which answers 400 with jsonschema's error as before."""
+    events = request.json if isinstance(request.json, list) else [request.json]
+    if _events_accepted_quickly(events):
+        return
+    _rasa_validate_events_in_request_body(request)
+
+
 def install() -> None:
+    global _rasa_validate_events_in_request_body
+    import rasa.server
     from rasa.core.actions.action import RemoteAction
 
     RemoteAction._validate_action_result = validate_action_result
+    if _rasa_validate_events_in_request_body is None:
+        _rasa_validate_events_in_request_body = rasa.server.validate_events_in_request_body
+        rasa.server.validate_events_in_request_body = validate_events_in_request_body

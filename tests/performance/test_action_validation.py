@@ -15,9 +15,13 @@ import json
 from jsonschema import ValidationError
 from rasa.core.actions.action import RemoteAction
 original = RemoteAction._validate_action_result
+import rasa.server
+rasa_events_check = rasa.server.validate_events_in_request_body
 import rasa_addons  # installs the replacement
+from rasa_addons import action_validation
 from rasa_addons.action_validation import validate_action_result
 assert RemoteAction._validate_action_result is validate_action_result
+assert rasa.server.validate_events_in_request_body is action_validation.validate_events_in_request_body
 
 answers = [
     {"events": [{"event": "slot", "name": "order_id", "value": "BC-100001"}], "responses": [{"text": "hi"}]},
@@ -68,14 +72,45 @@ for answer in answers:
         except ValidationError as error:
             outcome.append(["invalid", error.message])
     results.append(outcome)
-print(json.dumps(results))
+
+class Request:  # what the check reads of Sanic's request
+    def __init__(self, body):
+        self.json = body
+
+# POST /conversations/<id>/tracker/events: the events of every answer above, as a list and alone
+bodies = []
+for answer in answers:
+    events = answer.get("events") if isinstance(answer, dict) else answer
+    bodies.append(events)
+    if isinstance(events, list) and events:
+        bodies.append(events[-1])
+endpoint = []
+for body in bodies:
+    outcome = []
+    for check in (rasa_events_check, action_validation.validate_events_in_request_body):
+        try:
+            check(Request(body))
+            outcome.append(["ok"])
+        except rasa.server.ErrorResponse as error:
+            outcome.append(["invalid", error.status, error.error_info["message"]])
+    endpoint.append(outcome)
+print(json.dumps({"answers": results, "endpoint": endpoint}))
 '''
 
 
 def test_replacement_accepts_and_refuses_what_rasa_does() -> None:
-    results = run_in_rasa_env(SCRIPT, timeout=300)
+    results = run_in_rasa_env(SCRIPT, timeout=300)["answers"]
     for rasa_outcome, ours in results:
         assert rasa_outcome == ours
     kinds = [rasa_outcome[0] for rasa_outcome, _ in results]
     assert kinds.count("ok") >= 4 and kinds.count("invalid") >= 14, kinds
     assert all("Failed to validate Action server response" in r[1] for r, _ in results if r[0] == "invalid")
+
+
+def test_tracker_events_endpoint_check_accepts_and_refuses_what_rasa_does() -> None:
+    """``POST /conversations/<id>/tracker/events``: same 400 and message for invalid events."""
+    results = run_in_rasa_env(SCRIPT, timeout=300)["endpoint"]
+    for rasa_outcome, ours in results:
+        assert rasa_outcome == ours
+    kinds = [rasa_outcome[0] for rasa_outcome, _ in results]
+    assert kinds.count("ok") >= 8 and kinds.count("invalid") >= 10, kinds
