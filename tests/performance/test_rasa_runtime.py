@@ -50,6 +50,19 @@ for slot in domain.slots:
     assert duplicate.__dict__ == reference.__dict__ == slot.__dict__, slot.name
     duplicate.value = "changed"
     assert slot.value != "changed", slot.name
+    assert duplicate.__dict__ is not slot.__dict__
+# a slot class with its own __new__ gets it called, as copy.copy does
+from rasa.shared.core.slots import TextSlot
+class CountedSlot(TextSlot):
+    made = 0
+    def __new__(cls, *args, **kwargs):
+        cls.made += 1
+        return super().__new__(cls)
+counted = CountedSlot("counted", mappings=[])
+before = CountedSlot.made
+duplicate = copy.copy(counted)
+assert CountedSlot.made == before + 1 and type(duplicate) is CountedSlot
+assert duplicate.__dict__ == counted.__dict__ and duplicate.__dict__ is not counted.__dict__
 
 # trackers: every story, rule and test story of the project, cut after each of its actions
 from rasa.shared.core.trackers import DialogueStateTracker
