@@ -34,7 +34,8 @@ from rasa.shared.exceptions import InvalidConfigException
 from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
-from scipy.sparse import csr_matrix, hstack, vstack
+from scipy.sparse import coo_matrix, csr_matrix, hstack, vstack
+from scipy.sparse._sputils import get_index_dtype
 
 from rasa_addons.minilm import MiniLMEncoder, shared_encoder
 
@@ -42,6 +43,23 @@ logger = logging.getLogger(__name__)
 
 STAGE_KEY = "intent_classifier_stage"
 RANKING_LENGTH = 10
+
+def _side_by_side(blocks: List[Any]) -> csr_matrix:
+    """``hstack(blocks).tocsr()`` for one-row COO blocks (what Rasa's featurizers store): the
+    entries concatenated block by block with each block's column offset, as scipy's ``bmat`` does,
+    without its generic block bookkeeping (a third of the time for the four featurizers here).
+    Anything else goes through scipy. tests/nlu/test_cascade_probabilities.py compares both."""
+    if not all(isinstance(b, coo_matrix) and b.shape[0] == 1 for b in blocks):
+        return hstack(blocks).tocsr()
+    dtype = np.result_type(*[b.dtype for b in blocks])
+    width = sum(b.shape[1] for b in blocks)
+    index_dtype = get_index_dtype(maxval=max(1, width))
+    data = np.concatenate([b.data for b in blocks]).astype(dtype, copy=False)
+    offsets = np.cumsum([0] + [b.shape[1] for b in blocks[:-1]])
+    cols = np.concatenate([np.add(b.col, offset, dtype=index_dtype) for b, offset in zip(blocks, offsets)])
+    rows = np.concatenate([b.row.astype(index_dtype, copy=False) for b in blocks])
+    return coo_matrix((data, (rows, cols)), shape=(1, width)).tocsr()
+
 
 def _logistic_regression(config: Dict[Text, Any]) -> Any:
     from sklearn.linear_model import LogisticRegression
@@ -105,7 +123,9 @@ class CascadeIntentClassifier(IntentClassifier, GraphComponent):
         for message in messages:
             sentence = [f.features for f in message.features
                         if f.attribute == TEXT and f.type == FEATURE_TYPE_SENTENCE and f.is_sparse()]
-            rows.append(hstack(sentence).tocsr() if sentence else csr_matrix((1, 0)))
+            rows.append(_side_by_side(sentence) if sentence else csr_matrix((1, 0)))
+        if len(rows) == 1:  # a parsed message: vstack of one CSR block copies the same arrays
+            return rows[0]
         return vstack(rows).tocsr()
 
     def _meaning(self, messages: List[Message]) -> np.ndarray:

@@ -3,7 +3,9 @@
 ``CascadeIntentClassifier._probabilities`` computes a multinomial logistic regression's
 probabilities itself (contiguous transposed weights kept once); for 400 training examples and a
 set of unseen messages parsed by the trained model, every call of both models (n-grams, and n-grams plus the sentence vector) must
-give exactly sklearn's numbers, so the intents and confidences Rasa sees are unchanged.
+give exactly sklearn's numbers, so the intents and confidences Rasa sees are unchanged. The sparse
+features it combines (``_sparse``, ``_side_by_side``) must be the very arrays scipy's hstack/vstack
+give.
 """
 from __future__ import annotations
 
@@ -32,9 +34,35 @@ def checked(model, x):
     compared.append(model is cascade.combined)
     return probabilities
 cascade._probabilities = checked
+# the sentence features side by side, against scipy's own stacking of the same blocks
+from scipy.sparse import hstack, vstack
+from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, TEXT
+from rasa_addons import cascade_classifier
+stacked = []
+own_sparse = CascadeIntentClassifier._sparse
+def checked_sparse(messages):
+    x = own_sparse(messages)
+    rows = []
+    for message in messages:
+        blocks = [f.features for f in message.features
+                  if f.attribute == TEXT and f.type == FEATURE_TYPE_SENTENCE and f.is_sparse()]
+        rows.append(hstack(blocks).tocsr())
+        side = cascade_classifier._side_by_side(blocks)
+        assert side.shape == rows[-1].shape and side.dtype == rows[-1].dtype
+        for name in ("data", "indices", "indptr"):
+            assert np.array_equal(getattr(side, name), getattr(rows[-1], name)), name
+            assert getattr(side, name).dtype == getattr(rows[-1], name).dtype, name
+    theirs = vstack(rows).tocsr()
+    assert x.shape == theirs.shape and x.dtype == theirs.dtype
+    for name in ("data", "indices", "indptr"):
+        assert np.array_equal(getattr(x, name), getattr(theirs, name)), name
+    stacked.append(len(messages))
+    return x
+CascadeIntentClassifier._sparse = staticmethod(checked_sparse)
 for text in texts:
     asyncio.run(agent.parse_message(text))
-print(json.dumps({"wording": compared.count(False), "combined": compared.count(True), "kept": len(cascade._weights)}))
+print(json.dumps({"wording": compared.count(False), "combined": compared.count(True), "kept": len(cascade._weights),
+                  "stacked": len(stacked)}))
 '''
 
 
@@ -42,3 +70,4 @@ def test_probabilities_are_sklearns() -> None:
     model = sorted((ROOT / "models").glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)[-1]
     result = run_in_rasa_env(SCRIPT, str(model), timeout=600)
     assert result["wording"] >= 400 and result["combined"] >= 5 and result["kept"] == 2, result
+    assert result["stacked"] >= 400, result
