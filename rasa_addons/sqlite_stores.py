@@ -41,19 +41,26 @@ changes is what a turn costs (docs/performance.md has the measurements):
   returns all of it.
 - **Connections stay open** (a pool instead of SQLAlchemy 1.4's connect-per-session for SQLite
   files), so WAL's log is not checkpointed and removed after every transaction.
+- **Statements on the DBAPI connection** (``statements``): a turn runs six (two counts, the
+  insert, the last id, the broker's insert, the commits), and an SQLAlchemy session cost 100-160
+  us more per statement than SQLite took to run it. On SQLite they run on the pool's sqlite3
+  connection with the same SQL and parameters; an index on (sender_id, type_name, timestamp)
+  lets the latest session's start be found without reading the conversation's rows.
 
-With another database (``dialect: postgresql`` in endpoints.prod.yml) the pragmas and the pool are
-skipped; the batched publishing, the single count and the cache work the same there.
+With another database the pragmas, the pool, the index and the DBAPI shortcut are skipped (the
+statements go through SQLAlchemy sessions); the batched publishing, the single count and the cache
+work the same there (tested on PostgreSQL; endpoints.prod.yml uses Rasa's own SQL store).
 tests/performance/test_sqlite_stores.py compares both classes with Rasa's, row by row and tracker by
 tracker.
 """
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import logging
 from collections import OrderedDict
-from typing import Any, Dict, Iterable, List, Optional, Text, Tuple
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Text, Tuple
 
 from rasa.core.brokers.sql import SQLEventBroker
 from rasa.core.tracker_store import SQLTrackerStore
@@ -136,29 +143,23 @@ class SQLiteEventBroker(SQLEventBroker):
         # one executemany of a Core insert: the ORM's unit of work costs more than the rows
         if not rows:
             return
-        with self.session_scope() as session:
-            session.execute(self.SQLBrokerEvent.__table__.insert(), rows)
-            session.commit()
-
-
-def _sql(statement: Text) -> Any:
-    import sqlalchemy as sa
-
-    return sa.text(statement)
+        with statements(self.engine, self.session_scope) as db:
+            db.many(_INSERT_BROKER_EVENT_SQL, rows)
+            db.commit()
 
 
 # The latest session's rows, as SQLTrackerStore._event_query selects them, counted.
-_POSITION_SQL = _sql(
+_POSITION_SQL = (
     "SELECT count(events.id), max(events.id) FROM events, "
     "(SELECT max(timestamp) AS session_start FROM events "
     " WHERE sender_id = :sender_id AND type_name = :session_started) AS latest "
     "WHERE events.sender_id = :sender_id "
     "AND (events.timestamp >= latest.session_start OR latest.session_start IS NULL)"
 )
-_LAST_ID_SQL = _sql("SELECT max(id) FROM events WHERE sender_id = :sender_id")
+_LAST_ID_SQL = "SELECT max(id) FROM events WHERE sender_id = :sender_id"
 # ... and the rows themselves, in the same order (a prepared statement: building the ORM query
 # took 2-3 ms, ~4 % of Rasa's CPU, on the two misses of every conversation)
-_ROWS_SQL = _sql(
+_ROWS_SQL = (
     "SELECT events.data FROM events, "
     "(SELECT max(timestamp) AS session_start FROM events "
     " WHERE sender_id = :sender_id AND type_name = :session_started) AS latest "
@@ -166,6 +167,94 @@ _ROWS_SQL = _sql(
     "AND (events.timestamp >= latest.session_start OR latest.session_start IS NULL) "
     "ORDER BY events.id"
 )
+_INSERT_EVENT_SQL = ("INSERT INTO events (sender_id, type_name, timestamp, intent_name, action_name, data) "
+                     "VALUES (:sender_id, :type_name, :timestamp, :intent_name, :action_name, :data)")
+_INSERT_BROKER_EVENT_SQL = "INSERT INTO events (sender_id, data) VALUES (:sender_id, :data)"
+# the latest session's start is looked up on every retrieve and save: without this index SQLite
+# reads every row of the conversation for it (Rasa's table only indexes sender_id)
+_SESSION_START_INDEX_SQL = ("CREATE INDEX IF NOT EXISTS ix_events_sender_type_timestamp "
+                            "ON events (sender_id, type_name, timestamp)")
+
+
+class _DBAPIStatements:
+    """The store's statements on a DBAPI connection (sqlite3 takes ``:name`` parameters)."""
+
+    def __init__(self, connection: Any) -> None:
+        self._connection = connection
+
+    def one(self, sql: Text, params: Dict[Text, Any]) -> Tuple[Any, ...]:
+        cursor = self._connection.cursor()
+        try:
+            return cursor.execute(sql, params).fetchone()
+        finally:
+            cursor.close()
+
+    def all(self, sql: Text, params: Dict[Text, Any]) -> List[Tuple[Any, ...]]:
+        cursor = self._connection.cursor()
+        try:
+            return cursor.execute(sql, params).fetchall()
+        finally:
+            cursor.close()
+
+    def many(self, sql: Text, rows: List[Dict[Text, Any]]) -> None:
+        cursor = self._connection.cursor()
+        try:
+            cursor.executemany(sql, rows)
+        finally:
+            cursor.close()
+
+    def commit(self) -> None:
+        self._connection.commit()
+
+
+class _SessionStatements:
+    """The same statements through an SQLAlchemy session (other databases)."""
+
+    _texts: Dict[Text, Any] = {}
+
+    def __init__(self, session: Any) -> None:
+        self._session = session
+
+    @classmethod
+    def _text(cls, sql: Text) -> Any:
+        text = cls._texts.get(sql)
+        if text is None:
+            import sqlalchemy as sa
+
+            text = cls._texts[sql] = sa.text(sql)
+        return text
+
+    def one(self, sql: Text, params: Dict[Text, Any]) -> Tuple[Any, ...]:
+        return tuple(self._session.execute(self._text(sql), params).one())
+
+    def all(self, sql: Text, params: Dict[Text, Any]) -> List[Tuple[Any, ...]]:
+        return [tuple(row) for row in self._session.execute(self._text(sql), params).all()]
+
+    def many(self, sql: Text, rows: List[Dict[Text, Any]]) -> None:
+        self._session.execute(self._text(sql), rows)
+
+    def commit(self) -> None:
+        self._session.commit()
+
+
+@contextlib.contextmanager
+def statements(engine: Any, session_scope: Any) -> Iterator[Any]:
+    """What the stores run their statements on, for one transaction.
+
+    SQLite: the pool's DBAPI connection itself. An SQLAlchemy session costs 100-160 us a statement
+    more than the statement does (a turn runs six); the SQL, the parameters and the transactions
+    are the same (pysqlite opens the transaction at the first write either way). Anything not
+    committed is rolled back when the connection goes back to the pool. Other databases: a
+    session, as before."""
+    if engine.dialect.name == "sqlite":
+        connection = engine.raw_connection()
+        try:
+            yield _DBAPIStatements(connection)
+        finally:
+            connection.close()
+    else:
+        with session_scope() as session:
+            yield _SessionStatements(session)
 
 
 class _Cached:
@@ -240,6 +329,11 @@ class SQLiteTrackerStore(SQLTrackerStore):
         self.engine = pooled_engine(self.engine)
         tune_sqlite(self.engine, synchronous, journal_mode)
         self.sessionmaker = self.sessionmaker.__class__(bind=self.engine)
+        if self.engine.dialect.name == "sqlite":
+            import sqlalchemy as sa
+
+            with self.engine.begin() as connection:
+                connection.execute(sa.text(_SESSION_START_INDEX_SQL))
         self.cache_size = int(cache_size)
         self._cache: "OrderedDict[Text, _Cached]" = OrderedDict()
         self.cache_stats = {"hits": 0, "misses": 0}
@@ -251,25 +345,24 @@ class SQLiteTrackerStore(SQLTrackerStore):
 
     # --- reading ----------------------------------------------------------------------------
 
-    def _position(self, session: Any, sender_id: Text) -> Tuple[int, Optional[int]]:
+    def _position(self, db: Any, sender_id: Text) -> Tuple[int, Optional[int]]:
         """Row count and last row id of the conversation's latest stored session.
 
         The rows of ``SQLTrackerStore._event_query(..., fetch_events_from_all_sessions=False)``
         (events from the latest ``session_started`` on, by timestamp), counted in one prepared
         statement: building that ORM query took 2-3 ms a call, two calls a turn."""
-        count, last_id = session.execute(_POSITION_SQL, {"sender_id": sender_id,
-                                                         "session_started": SessionStarted.type_name}).one()
+        count, last_id = db.one(_POSITION_SQL, {"sender_id": sender_id, "session_started": SessionStarted.type_name})
         return int(count or 0), last_id
 
-    def _last_id(self, session: Any, sender_id: Text) -> Optional[int]:
-        return session.execute(_LAST_ID_SQL, {"sender_id": sender_id}).scalar()
+    def _last_id(self, db: Any, sender_id: Text) -> Optional[int]:
+        return db.one(_LAST_ID_SQL, {"sender_id": sender_id})[0]
 
     async def retrieve(self, sender_id: Text) -> Optional[DialogueStateTracker]:
         """The tracker of the latest session, as ``SQLTrackerStore.retrieve`` returns it."""
         if not self.cache_size or not self.domain:
             return await super().retrieve(sender_id)
-        with self.session_scope() as session:
-            count, last_id = self._position(session, sender_id)
+        with statements(self.engine, self.session_scope) as db:
+            count, last_id = self._position(db, sender_id)
             cached = self._cache.get(sender_id)
             if cached is not None and cached.count == count and cached.last_id == last_id and len(cached.events) == count:
                 self._cache.move_to_end(sender_id)
@@ -281,9 +374,8 @@ class SQLiteTrackerStore(SQLTrackerStore):
             if not count:  # a new conversation: nothing to read (the conversation's lock keeps writers out)
                 self._cache.pop(sender_id, None)
                 return None
-            rows = session.execute(_ROWS_SQL, {"sender_id": sender_id,
-                                               "session_started": SessionStarted.type_name}).all()
-        events = deserialise_events([json.loads(row.data) for row in rows])
+            rows = db.all(_ROWS_SQL, {"sender_id": sender_id, "session_started": SessionStarted.type_name})
+        events = deserialise_events([json.loads(row[0]) for row in rows])
         if rows and len(events) == len(rows):
             # the position read above may be older than the rows: then the next retrieve misses
             entry = _Cached(events, count, last_id, _session_start(events))
@@ -343,8 +435,8 @@ class SQLiteTrackerStore(SQLTrackerStore):
         events stored for the conversation's latest session, instead of by loading that session.
         """
         sender_id = tracker.sender_id
-        with self.session_scope() as session:
-            stored, last_id = self._position(session, sender_id)
+        with statements(self.engine, self.session_scope) as db:
+            stored, last_id = self._position(db, sender_id)
             start = self._new_events_start(tracker, stored)
             new_events = list(itertools.islice(tracker.events, start, len(tracker.events)))
             rows = []
@@ -361,9 +453,9 @@ class SQLiteTrackerStore(SQLTrackerStore):
             if rows:
                 # one executemany of a Core insert instead of the ORM's insert-per-row flush;
                 # the conversation's lock keeps other writers out, so its newest id is ours
-                session.execute(self.SQLEvent.__table__.insert(), rows)
-                new_last_id = self._last_id(session, sender_id)
-            session.commit()
+                db.many(_INSERT_EVENT_SQL, rows)
+                new_last_id = self._last_id(db, sender_id)
+            db.commit()
         logger.debug(f"Tracker with sender_id '{sender_id}' stored to database")
         if self.cache_size:
             self._update_cache(sender_id, stored, last_id, new_last_id, serialised, timestamps)

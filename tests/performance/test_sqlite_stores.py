@@ -18,12 +18,20 @@ from rasa.shared.core.events import (ActionExecuted, BotUttered, SessionStarted,
                                      ActiveLoop, ConversationPaused, ConversationResumed)
 from rasa_addons.sqlite_stores import SQLiteEventBroker, SQLiteTrackerStore
 
-tmp = sys.argv[1]
+tmp, kind = sys.argv[1], sys.argv[2]
 domain = Domain.load("domain.yml")
-ref = SQLTrackerStore(domain, dialect="sqlite", db=f"{tmp}/ref_t.db", event_broker=SQLEventBroker(db=f"{tmp}/ref_e.db"))
-new = SQLiteTrackerStore(domain, dialect="sqlite", db=f"{tmp}/new_t.db", event_broker=SQLiteEventBroker(db=f"{tmp}/new_e.db"))
-other = SQLiteTrackerStore(domain, dialect="sqlite", db=f"{tmp}/new_t.db")  # a second Rasa process
-plain = SQLTrackerStore(domain, dialect="sqlite", db=f"{tmp}/new_t.db")     # Rasa's own reader
+if kind == "sqlite":
+    where = {"dialect": "sqlite"}
+    name = lambda db: f"{tmp}/{db}.db"
+else:  # the same classes on PostgreSQL run their statements through SQLAlchemy sessions
+    import sqlalchemy as sa
+    where = {"dialect": "postgresql", "host": "127.0.0.1", "port": 5432, "username": "postgres"}
+    name = lambda db: f"{tmp}_{db}"
+ref = SQLTrackerStore(domain, db=name("ref_t"), event_broker=SQLEventBroker(db=name("ref_e"), **where), **where)
+new = SQLiteTrackerStore(domain, db=name("new_t"), event_broker=SQLiteEventBroker(db=name("new_e"), **where), **where)
+other = SQLiteTrackerStore(domain, db=name("new_t"), **where)  # a second Rasa process
+plain = SQLTrackerStore(domain, db=name("new_t"), **where)     # Rasa's own reader
+engines = {"ref_t": ref.engine, "new_t": new.engine, "ref_e": ref.event_broker.engine, "new_e": new.event_broker.engine}
 clock = [1_700_000_000.0]
 
 def ts():
@@ -44,7 +52,10 @@ def state(tracker):
     return None if tracker is None else tracker.current_state(EventVerbosity.ALL)
 
 def rows(db, sql):
-    return sqlite3.connect(db).execute(sql).fetchall()
+    if kind == "sqlite":
+        return sqlite3.connect(name(db)).execute(sql).fetchall()
+    with engines[db].connect() as connection:
+        return [tuple(row) for row in connection.execute(sa.text(sql)).fetchall()]
 
 async def step(sender, events_fn, store=None):
     first = ts()
@@ -98,14 +109,14 @@ async def main():
     await compare("alice")
     await compare("nobody")
 
-    ref_rows = rows(f"{tmp}/ref_t.db", "SELECT sender_id, type_name, timestamp, intent_name, action_name, data FROM events ORDER BY id")
-    new_rows = rows(f"{tmp}/new_t.db", "SELECT sender_id, type_name, timestamp, intent_name, action_name, data FROM events ORDER BY id")
+    ref_rows = rows("ref_t", "SELECT sender_id, type_name, timestamp, intent_name, action_name, data FROM events ORDER BY id")
+    new_rows = rows("new_t", "SELECT sender_id, type_name, timestamp, intent_name, action_name, data FROM events ORDER BY id")
     assert ref_rows == new_rows, "tracker store rows differ"
-    ref_broker = rows(f"{tmp}/ref_e.db", "SELECT sender_id, data FROM events ORDER BY id")
-    new_broker = rows(f"{tmp}/new_e.db", "SELECT sender_id, data FROM events ORDER BY id")
+    ref_broker = rows("ref_e", "SELECT sender_id, data FROM events ORDER BY id")
+    new_broker = rows("new_e", "SELECT sender_id, data FROM events ORDER BY id")
     # the second writer had no broker; Rasa's reference published its pause, so compare the rest
     assert [r for r in ref_broker if '"pause"' not in r[1]] == [r for r in new_broker if '"pause"' not in r[1]], "broker rows differ"
-    modes = [rows(f"{tmp}/{db}", "PRAGMA journal_mode")[0][0] for db in ("new_t.db", "new_e.db")]
+    modes = [rows(db, "PRAGMA journal_mode")[0][0] for db in ("new_t", "new_e")] if kind == "sqlite" else []
     print(json.dumps({"checks": checks, "rows": len(new_rows), "broker_rows": len(new_broker), "modes": modes, "cache": new.cache_stats}))
 
 asyncio.run(main())
@@ -113,7 +124,27 @@ asyncio.run(main())
 
 
 def test_sqlite_stores_match_rasas_sql_stores(tmp_path: Path) -> None:
-    result = run_in_rasa_env(SCRIPT, str(tmp_path))
+    result = run_in_rasa_env(SCRIPT, str(tmp_path), "sqlite")
     assert result["checks"] >= 18 and result["rows"] > 80 and result["broker_rows"] > 80
     assert result["modes"] == ["wal", "wal"]
     assert result["cache"]["hits"] >= 20, result["cache"]  # most reads came from the cache, and matched
+
+
+def test_same_classes_match_rasas_on_postgresql() -> None:
+    """With ``dialect: postgresql`` the classes run the same statements through SQLAlchemy sessions
+    (no DBAPI shortcut, no pragmas): the same rows and trackers as Rasa's stores there too. Uses
+    the PostgreSQL server on 127.0.0.1:5432 (.ci/run starts it); the databases are dropped after."""
+    import subprocess
+    import uuid
+
+    prefix = f"stores_{uuid.uuid4().hex[:10]}"
+    psql = ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-c"]
+    try:
+        for db in ("ref_t", "new_t", "ref_e", "new_e"):
+            subprocess.run(psql + [f"CREATE DATABASE {prefix}_{db}"], capture_output=True, timeout=60, check=True)
+        result = run_in_rasa_env(SCRIPT, prefix, "postgresql")
+        assert result["checks"] >= 18 and result["rows"] > 80 and result["broker_rows"] > 80
+        assert result["cache"]["hits"] >= 20, result["cache"]
+    finally:
+        for db in ("ref_t", "new_t", "ref_e", "new_e"):
+            subprocess.run(psql + [f"DROP DATABASE IF EXISTS {prefix}_{db} WITH (FORCE)"], capture_output=True, timeout=60)
