@@ -12,7 +12,8 @@ there for anything else keeps its module untouched. Their ``copy`` is replaced b
 ``deepcopy`` returns its argument as it is while structlog's configured logger drops debug
 messages (``make_filtering_bound_logger`` makes ``debug`` a no-op, ``structlog._native._nop``), and
 copies as before otherwise; the stand-in has everything else of ``copy`` too. The logged values are
-then not copied, but they are not logged either.
+then not copied, but they are not logged either. ``MessageProcessor._log_slots``, which formats every
+slot's value into one string for a debug message twice a turn, likewise returns at once then.
 """
 from __future__ import annotations
 
@@ -32,6 +33,10 @@ MODULES = (
 )
 
 _installed: List[Text] = []
+
+#: SHA-256 of Rasa 3.6.21's ``MessageProcessor._log_slots``: it only joins every slot's value into
+#: one string for a debug message (twice a turn); another version of it is left alone
+_LOG_SLOTS_SOURCE_SHA256 = "cfc60d6857d3466daafdacdbb838cbaa702e7657af6e5843c4f5ff99d2344db1"
 
 
 def debug_dropped() -> bool:
@@ -86,9 +91,40 @@ def copies_only_for_debug_logs(source: Text) -> bool:
     return bool(uses) and plain_import and all(id(node) in allowed for node in uses)
 
 
+def _slots_logged_only_for_debug(original: Any) -> Any:
+    def _log_slots(tracker: Any) -> None:
+        if not debug_dropped():
+            original(tracker)
+
+    _log_slots.__doc__ = original.__doc__
+    _log_slots.__wrapped__ = original  # type: ignore[attr-defined]
+    return staticmethod(_log_slots)
+
+
+def _install_log_slots() -> bool:
+    """``MessageProcessor._log_slots`` formats every slot value for a debug message; it now returns
+    at once while debug messages are dropped (only for the version whose source is known)."""
+    import hashlib
+
+    from rasa.core.processor import MessageProcessor
+
+    current = MessageProcessor.__dict__.get("_log_slots")
+    function = getattr(current, "__func__", None)
+    if function is None or hasattr(function, "__wrapped__"):
+        return function is not None
+    source = inspect.getsource(function)
+    if hashlib.sha256(source.encode("utf-8")).hexdigest() != _LOG_SLOTS_SOURCE_SHA256:
+        return False
+    MessageProcessor._log_slots = _slots_logged_only_for_debug(function)
+    return True
+
+
 def install(modules: tuple = MODULES) -> List[Text]:
     """Give each of ``modules`` whose source passes :func:`copies_only_for_debug_logs` the
-    stand-in; returns the modules changed (idempotent)."""
+    stand-in, and skip the slot summary of debug logs (``_install_log_slots``); returns what was
+    changed (idempotent)."""
+    if _install_log_slots() and "MessageProcessor._log_slots" not in _installed:
+        _installed.append("MessageProcessor._log_slots")
     for name in modules:
         if name in _installed:
             continue

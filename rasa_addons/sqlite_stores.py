@@ -265,7 +265,7 @@ class _Cached:
     ``state``: a tracker replayed from the events ``retrieve`` hands out, kept up to date with the
     events each ``save`` adds; Rasa gets copies of it, never the tracker itself."""
 
-    __slots__ = ("events", "count", "last_id", "session_start", "window", "state")
+    __slots__ = ("events", "count", "last_id", "session_start", "window", "state", "turns")
 
     def __init__(self, events: List[Event], count: int, last_id: Optional[int], session_start: Optional[float]) -> None:
         self.events = events
@@ -274,6 +274,15 @@ class _Cached:
         self.session_start = session_start
         self.window: Optional[List[Event]] = None
         self.state: Optional[DialogueStateTracker] = None
+        #: (event list, number of customer messages in it): counted once per list, not per retrieve
+        self.turns: Optional[Tuple[List[Event], int]] = None
+
+    def user_turns(self, events: List[Event]) -> int:
+        """``len(_user_turns(events))``; the lists handed in are never changed in place (``save``
+        builds a new list), so the count of the same list object stays right."""
+        if self.turns is None or self.turns[0] is not events:
+            self.turns = (events, len(_user_turns(events)))
+        return self.turns[1]
 
 
 def _user_turns(events: List[Event]) -> List[int]:
@@ -390,7 +399,7 @@ class SQLiteTrackerStore(SQLTrackerStore):
         """The tracker Rasa works with: the whole session, or the working window of a long one."""
         if self.working_window_turns:
             current = entry.window if entry.window is not None else entry.events
-            if len(_user_turns(current)) > self.working_window_turns + max(1, self.working_window_turns // 2):
+            if entry.user_turns(current) > self.working_window_turns + max(1, self.working_window_turns // 2):
                 window = working_window(sender_id, current, self.domain.slots, self.working_window_turns)
                 if window is not None:
                     entry.window = window

@@ -36,6 +36,28 @@ for level in (logging.INFO, logging.WARNING, logging.DEBUG, logging.INFO):
     levels.setdefault(logging.getLevelName(level), []).append(
         {"dropped": dlc.debug_dropped(), "same_object": copied is value, "equal": copied == value})
 out["levels"] = levels
+
+# MessageProcessor._log_slots: count the debug messages it sends at each level
+from rasa.core.processor import MessageProcessor
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.trackers import DialogueStateTracker
+tracker = DialogueStateTracker.from_events("s", [], Domain.load("domain.yml").slots)
+tracker.slots["order_id"].value = "BC-100001"
+sent = []
+class Recorder:
+    def debug(self, event, **kw):
+        sent.append(event)
+original_logger = rasa.core.processor.structlogger
+rasa.core.processor.structlogger = Recorder()
+counts = {}
+for level in (logging.INFO, logging.DEBUG):
+    configure_structlog(level)
+    before = len(sent)
+    MessageProcessor._log_slots(tracker)
+    counts[logging.getLevelName(level)] = len(sent) - before
+rasa.core.processor.structlogger = original_logger
+configure_structlog(logging.INFO)
+out["log_slots"] = counts
 out["shallow_copy_works"] = stand_in.copy([1, 2]) == [1, 2] and stand_in.copy is copy.copy
 print(json.dumps(out))
 '''
@@ -44,7 +66,10 @@ print(json.dumps(out))
 def test_stand_in_only_where_copy_serves_debug_logs_and_only_while_debug_is_off() -> None:
     out = run_in_rasa_env(SCRIPT, timeout=300)
     assert sorted(out["installed"]) == sorted(["rasa.core.processor", "rasa.core.policies.memoization",
-                                               "rasa.core.policies.rule_policy", "rasa.core.actions.forms"])
+                                               "rasa.core.policies.rule_policy", "rasa.core.actions.forms",
+                                               "MessageProcessor._log_slots"])
+    # the slot summary: skipped while debug is dropped, logged (through Rasa's function) when on
+    assert out["log_slots"] == {"INFO": 0, "DEBUG": 1}
     assert out["action_module_untouched"]  # action.py deep-copies events it changes: not a log argument
     assert out["checks"] == {"log_only": True, "real_copy": False, "shallow": False, "info_log": False,
                              "positional": False, "passed_on": False, "from_import": False, "aliased": False,
