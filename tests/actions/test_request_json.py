@@ -49,6 +49,17 @@ def test_random_numbers_same_as_json_loads() -> None:
         assert repr(request_json.loads(body.encode())) == repr(json.loads(body)), body
 
 
+def test_long_fractions_go_to_orjson_long_integers_do_not() -> None:
+    """Trackers are full of small confidences Python writes with long fractions; only digit runs
+    that can be integers send a body to json.loads."""
+    assert not request_json._maybe_long_integer(b'{"confidence": 0.00012345678901234567, "b": 1.5e-07}')
+    assert not request_json._maybe_long_integer(b'[0.000123456789012345678901234, 0.000123456789012345678901234]')
+    assert request_json._maybe_long_integer(b'{"a": 0.000123456789012345678, "id": 1234567890123456789}')
+    assert request_json._maybe_long_integer(b'{"id": -1234567890123456789}')
+    assert request_json._maybe_long_integer(b'1234567890123456789')
+    assert request_json._maybe_long_integer(b'{"x": 12345678901234567890.5}')
+
+
 def test_nan_stays_a_float_nan() -> None:
     assert math.isnan(request_json.loads(b'{"x": NaN}')["x"])
 
