@@ -689,6 +689,15 @@ class ActionValidateSlotMappings(ValidationAction):
     """
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        if not tracker.is_paused():
+            # a question the knowledge action will answer: its embedding starts now, in the
+            # background, and is ready (or nearly) when the answer is asked for
+            try:
+                from actions.knowledge import prefetch
+
+                prefetch.start_for(tracker.latest_message)
+            except Exception:  # only an earlier start is lost
+                logger.exception("starting the question's embedding failed for %s", tracker.sender_id)
         events: List[EventType] = list(await self.get_extraction_events(dispatcher, tracker, domain))
         if tracker.is_paused():
             from actions.handoff import while_paused

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Iterator
 
 from langchain_core.embeddings import Embeddings
 
-from rasa_addons.minilm import shared_encoder
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -89,7 +88,10 @@ class MiniLMEmbeddings(Embeddings):
         # One short text: the NumPy implementation of the same model (rasa_addons/minilm.py, also
         # the intent classifier's) gives the same vector (tests/nlu/test_minilm_encoder.py) without
         # PyTorch's per-call overhead: about 8-13 ms instead of 17-22 ms for a question here.
-        return shared_encoder().encode_one(text).tolist()
+        # Triage may have started it already (prefetch.py).
+        from actions.knowledge import prefetch
+
+        return prefetch.vector(text).tolist()
 
 
 def get_embeddings() -> MiniLMEmbeddings:
