@@ -50,7 +50,9 @@ tests/performance/test_rasa_runtime.py runs both side by side:
   ``action_validate_slot_mappings``. While that runs, ``from_events`` is given the tracker being
   extracted from: when the events asked for start with exactly that tracker's events (the same
   objects) and the slots are the same definitions, the result is that tracker copied plus the
-  remaining events, which is what the replay produces. Anything else is replayed as before.
+  remaining events, which is what the replay produces; with no remaining events (no candidates,
+  most messages) it is the tracker itself, which Rasa only reads there. Anything else is
+  replayed as before.
 - ``Domain.is_empty`` built a new empty ``Domain`` to compare with, for every parsed message
   (``_check_for_unseen_features``); the empty domain's dictionary is now built once.
 
@@ -332,6 +334,11 @@ def _continued_copy(source: Any, sender_id: Text, events: List[Any], slots: Any,
         return None
     if not _same_slot_definitions(slots, source.slots):
         return None
+    if len(events) == len(own):
+        # no extracted slot candidates (most messages): the rebuilt tracker would be a copy of
+        # the source, and Rasa only reads it (the action-call body, response templates), so the
+        # source itself is handed over instead of a copy of its 33 slots
+        return source
     tracker = _tracker_copy(source)
     for event in events[len(own):]:
         tracker.update(event, domain)

@@ -65,7 +65,7 @@ assert CountedSlot.made == before + 1 and type(duplicate) is CountedSlot
 assert duplicate.__dict__ == counted.__dict__ and duplicate.__dict__ is not counted.__dict__
 
 # trackers: every story, rule and test story of the project, cut after each of its actions
-from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.core.trackers import DialogueStateTracker, EventVerbosity
 from rasa.shared.core.events import LoopInterrupted
 from tests.performance.rasa_stories import action_ends, project_story_events, serve
 story_events = project_story_events(domain)  # plus one long conversation
@@ -109,6 +109,10 @@ for events in story_events:
         token = rasa_runtime._extraction_source.set(tracker)
         continued = DialogueStateTracker.from_events("s", list(tracker.events) + extra, domain.slots)
         assert snapshot(continued) == expected, end
+        # no candidates: the tracker itself, in the state Rasa's rebuild has
+        same = DialogueStateTracker.from_events("s", list(tracker.events), domain.slots)
+        rebuilt = rasa_runtime._rasa_from_events.__func__(DialogueStateTracker, "s", list(tracker.events), domain.slots)
+        assert same is tracker and same.current_state(EventVerbosity.ALL) == rebuilt.current_state(EventVerbosity.ALL), end
         assert rasa_runtime._continued_copy(tracker, "s", list(tracker.events)[1:], domain.slots, None) is None
         assert rasa_runtime._continued_copy(tracker, "other", list(tracker.events), domain.slots, None) is None
         assert rasa_runtime._continued_copy(tracker, "s", list(tracker.events), other_slots, None) is None
@@ -130,8 +134,12 @@ def no_replay(*args, **kwargs):
     raise AssertionError("slot extraction replayed the conversation")
 rasa_runtime._rasa_from_events = classmethod(no_replay)
 asyncio.run(ActionExtractSlots(None)._execute_validation_action([SlotSet("order_id", "BC-100002")], None, None, base, domain))
+before = base.current_state(EventVerbosity.ALL)
+asyncio.run(ActionExtractSlots(None)._execute_validation_action([], None, None, base, domain))
 rasa_runtime._rasa_from_events = replay
 assert seen_sources and seen_sources[0][0] is base and seen_sources[0][1].get_slot("order_id") == "BC-100002"
+assert len(seen_sources) == 2 and seen_sources[1][1] is base
+assert base.current_state(EventVerbosity.ALL) == before  # read, never changed
 assert rasa_runtime._extraction_source.get() is None
 assert Domain.empty().is_empty() and not domain.is_empty()
 
@@ -189,7 +197,7 @@ for value in [{"nan": float("nan")}, {"o": object()}, {"s": b"x"}, {"big": 2 ** 
 # the prediction graph with and without dask
 from rasa.core.agent import load_agent
 from rasa.engine.runner.dask import DaskGraphRunner
-from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.core.trackers import DialogueStateTracker, EventVerbosity
 import dask
 agent = asyncio.run(load_agent(model_path=sys.argv[1]))
 texts = ["hi", "where is my order BC-100002", "I want to cancel my membership", "you are useless, get me a human",
