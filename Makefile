@@ -9,6 +9,8 @@ APP_PY := $(APP_VENV)/bin/python
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
+# Rasa reports errors and usage to its servers unless told not to; nothing leaves the machine
+export RASA_TELEMETRY_ENABLED := false
 # endpoints.yml reads these; defaults for Rasa commands run outside `make run` (shell, test, ...)
 export ACTION_SERVER_URL ?= http://127.0.0.1:5055/webhook
 export RASA_TRACKER_DB ?= var/rasa_tracker.db

@@ -136,6 +136,7 @@ class StackConfig:
                 "HF_HUB_OFFLINE": "1",
                 "TRANSFORMERS_OFFLINE": "1",
                 "ANONYMIZED_TELEMETRY": "False",
+                "RASA_TELEMETRY_ENABLED": "false",  # no error reports or usage data sent anywhere
                 "PYTHONPATH": str(ROOT),
                 "PYTHONUNBUFFERED": "1",
             }
