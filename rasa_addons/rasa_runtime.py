@@ -52,7 +52,9 @@ tests/performance/test_rasa_runtime.py runs both side by side:
   objects) and the slots are the same definitions, the result is that tracker copied plus the
   remaining events, which is what the replay produces; with no remaining events (no candidates,
   most messages) it is the tracker itself, which Rasa only reads there. Anything else is
-  replayed as before.
+  replayed as before. A form's temporary tracker (``FormAction._temporary_tracker``: the
+  conversation plus the form's own events, rebuilt for every validation and every slot request)
+  is continued from the conversation's tracker the same way, always as a copy.
 - ``Domain.is_empty`` built a new empty ``Domain`` to compare with, for every parsed message
   (``_check_for_unseen_features``); the empty domain's dictionary is now built once.
 
@@ -306,8 +308,9 @@ def _past_states_remembering(original: Any) -> Any:
     return past_states
 
 
-_extraction_source: "contextvars.ContextVar[Any]" = contextvars.ContextVar("rasa_addons_extraction_source",
-                                                                          default=None)
+#: (tracker, whether it may be handed over itself) while Rasa rebuilds a tracker from that
+#: tracker's events plus a few more: slot extraction's validation, a form's temporary tracker
+_rebuild_source: "contextvars.ContextVar[Any]" = contextvars.ContextVar("rasa_addons_rebuild_source", default=None)
 _SLOT_STATE = ("_value", "_has_been_set")
 
 
@@ -323,9 +326,11 @@ def _same_slot_definitions(slots: List[Any], tracker_slots: Dict[Text, Any]) -> 
     return True
 
 
-def _continued_copy(source: Any, sender_id: Text, events: List[Any], slots: Any, domain: Any) -> Any:
+def _continued_copy(source: Any, sender_id: Text, events: List[Any], slots: Any, domain: Any,
+                    may_share: bool = False) -> Any:
     """``source`` copied and continued with the events after its own, or None when
-    ``from_events(sender_id, events, slots)`` could build something else."""
+    ``from_events(sender_id, events, slots)`` could build something else. With ``may_share``
+    and no events after its own, ``source`` itself (the caller only reads the result)."""
     if (not _copied_directly(source) or source.is_rule_tracker or source._max_event_history is not None or not sender_id or source.sender_id != sender_id
             or not isinstance(events, list) or not isinstance(slots, list)):
         return None
@@ -334,7 +339,7 @@ def _continued_copy(source: Any, sender_id: Text, events: List[Any], slots: Any,
         return None
     if not _same_slot_definitions(slots, source.slots):
         return None
-    if len(events) == len(own):
+    if may_share and len(events) == len(own):
         # no extracted slot candidates (most messages): the rebuilt tracker would be a copy of
         # the source, and Rasa only reads it (the action-call body, response templates), so the
         # source itself is handed over instead of a copy of its 33 slots
@@ -350,12 +355,12 @@ _rasa_from_events: Any = None
 
 def _from_events(cls: Any, sender_id: Text, evts: List[Any], slots: Any = None, max_event_history: Optional[int] = None,
                  sender_source: Optional[Text] = None, domain: Any = None) -> Any:
-    source = _extraction_source.get()
-    if source is not None and max_event_history is None and sender_source is None:
+    rebuilding = _rebuild_source.get()
+    if rebuilding is not None and max_event_history is None and sender_source is None:
         from rasa.shared.core.trackers import DialogueStateTracker
 
         if cls is DialogueStateTracker:
-            tracker = _continued_copy(source, sender_id, evts, slots, domain)
+            tracker = _continued_copy(rebuilding[0], sender_id, evts, slots, domain, may_share=rebuilding[1])
             if tracker is not None:
                 return tracker
     return _rasa_from_events.__func__(cls, sender_id, evts, slots, max_event_history, sender_source, domain)
@@ -364,14 +369,26 @@ def _from_events(cls: Any, sender_id: Text, evts: List[Any], slots: Any = None, 
 def _validation_knowing_its_tracker(original: Any) -> Any:
     async def _execute_validation_action(self: Any, extraction_events: Any, output_channel: Any, nlg: Any,
                                          tracker: Any, domain: Any) -> Any:
-        token = _extraction_source.set(tracker)
+        token = _rebuild_source.set((tracker, True))
         try:
             return await original(self, extraction_events, output_channel, nlg, tracker, domain)
         finally:
-            _extraction_source.reset(token)
+            _rebuild_source.reset(token)
 
     _execute_validation_action.__doc__ = original.__doc__
     return _execute_validation_action
+
+
+def _form_tracker_continuing(original: Any) -> Any:
+    def _temporary_tracker(self: Any, current_tracker: Any, additional_events: Any, domain: Any) -> Any:
+        token = _rebuild_source.set((current_tracker, False))
+        try:
+            return original(self, current_tracker, additional_events, domain)
+        finally:
+            _rebuild_source.reset(token)
+
+    _temporary_tracker.__doc__ = original.__doc__
+    return _temporary_tracker
 
 
 _empty_domain: Optional[Dict[Text, Any]] = None
@@ -417,6 +434,9 @@ def install() -> None:
     DialogueStateTracker.from_events = classmethod(_from_events)
     ActionExtractSlots._execute_validation_action = _validation_knowing_its_tracker(
         ActionExtractSlots._execute_validation_action)
+    from rasa.core.actions.forms import FormAction
+
+    FormAction._temporary_tracker = _form_tracker_continuing(FormAction._temporary_tracker)
     _installed = True
 
 

@@ -81,6 +81,8 @@ rule_only = {"slots": ["flow_blocked", "requested_slot"], "loops": ["order_statu
 argument_sets = [dict(), dict(omit_unset_slots=True), dict(ignore_rule_only_turns=True, rule_only_data=rule_only),
                  dict(ignore_rule_only_turns=True, rule_only_data={"slots": [], "loops": []})]
 cuts = 0
+forms_checked = 0
+from rasa.core.actions.forms import FormAction
 other_slots = [copy.copy(slot) for slot in domain.slots]
 other_slots[0].initial_value = "something else"
 for events in story_events:
@@ -106,7 +108,7 @@ for events in story_events:
         # slot extraction's rebuild: the extracted-from tracker continued, or Rasa's replay
         extra = [SlotSet("order_id", "BC-100001"), SlotSet("customer_email", None)]
         expected = snapshot(rasa_runtime._rasa_from_events.__func__(DialogueStateTracker, "s", list(tracker.events) + extra, domain.slots))
-        token = rasa_runtime._extraction_source.set(tracker)
+        token = rasa_runtime._rebuild_source.set((tracker, True))
         continued = DialogueStateTracker.from_events("s", list(tracker.events) + extra, domain.slots)
         assert snapshot(continued) == expected, end
         # no candidates: the tracker itself, in the state Rasa's rebuild has
@@ -116,16 +118,29 @@ for events in story_events:
         assert rasa_runtime._continued_copy(tracker, "s", list(tracker.events)[1:], domain.slots, None) is None
         assert rasa_runtime._continued_copy(tracker, "other", list(tracker.events), domain.slots, None) is None
         assert rasa_runtime._continued_copy(tracker, "s", list(tracker.events), other_slots, None) is None
-        rasa_runtime._extraction_source.reset(token)
+        rasa_runtime._rebuild_source.reset(token)
+        # a form's temporary tracker: the conversation continued with the form's events, a copy
+        form = FormAction("order_status_form", None)
+        before = tracker.current_state(EventVerbosity.ALL)
+        temporary = form._temporary_tracker(tracker, extra, domain)
+        # Rasa's replay of the very events the form put together (its own SlotSet and
+        # ActionExecuted are stamped when made)
+        assert list(temporary.events)[:len(tracker.events)] == list(tracker.events)
+        assert [type(e).__name__ for e in list(temporary.events)[len(tracker.events):]] == ["SlotSet", "ActionExecuted", "SlotSet", "SlotSet"]
+        expected = snapshot(rasa_runtime._rasa_from_events.__func__(DialogueStateTracker, "s", list(temporary.events), domain.slots))
+        assert temporary is not tracker and snapshot(temporary) == expected, end
+        assert tracker.current_state(EventVerbosity.ALL) == before
+        forms_checked += 1
         tracker.update(ActionExecuted("utter_greet"))  # a new event: computed again
         assert tracker.past_states(domain) == rasa_runtime._rasa_past_states(tracker, domain)
         cuts += 1
 out["tracker_cuts"] = cuts
+out["form_trackers"] = forms_checked
 # and inside Rasa's slot extraction the rebuild really continues the tracker
 from rasa.core.actions.action import ActionExtractSlots
 seen_sources = []
 async def fake_run_custom_action(self, name, output_channel, nlg, rebuilt, domain):
-    seen_sources.append((rasa_runtime._extraction_source.get(), rebuilt))
+    seen_sources.append((rasa_runtime._rebuild_source.get(), rebuilt))
     return []
 ActionExtractSlots._run_custom_action = fake_run_custom_action
 base = DialogueStateTracker.from_events("s", story_events[0], domain.slots)
@@ -136,11 +151,12 @@ rasa_runtime._rasa_from_events = classmethod(no_replay)
 asyncio.run(ActionExtractSlots(None)._execute_validation_action([SlotSet("order_id", "BC-100002")], None, None, base, domain))
 before = base.current_state(EventVerbosity.ALL)
 asyncio.run(ActionExtractSlots(None)._execute_validation_action([], None, None, base, domain))
+FormAction("order_status_form", None)._temporary_tracker(base, [SlotSet("order_id", "BC-100003")], domain)  # no replay either
 rasa_runtime._rasa_from_events = replay
-assert seen_sources and seen_sources[0][0] is base and seen_sources[0][1].get_slot("order_id") == "BC-100002"
+assert seen_sources and seen_sources[0][0][0] is base and seen_sources[0][1].get_slot("order_id") == "BC-100002"
 assert len(seen_sources) == 2 and seen_sources[1][1] is base
 assert base.current_state(EventVerbosity.ALL) == before  # read, never changed
-assert rasa_runtime._extraction_source.get() is None
+assert rasa_runtime._rebuild_source.get() is None
 assert Domain.empty().is_empty() and not domain.is_empty()
 
 # the action endpoint: kept connections, same requests and errors
@@ -239,4 +255,4 @@ def test_rasa_runtime_replacements_compute_what_rasa_does() -> None:
     assert result["names"] >= 20 and result["slots"] >= 20 and result["parses"] == 10
     assert len(result["intents"]) >= 6, result["intents"]
     assert result["kept_connections"] == 2  # one per endpoint (its headers differ)
-    assert result["tracker_cuts"] >= 500
+    assert result["tracker_cuts"] >= 500 and result["form_trackers"] == result["tracker_cuts"]
