@@ -36,6 +36,7 @@ _carried: "contextvars.ContextVar[Optional[Tuple[Text, Text]]]" = contextvars.Co
 
 _rasa_action_call_format: Any = None
 _rasa_run: Any = None
+_RasaException: Any = None  # imported by install(), not on every call
 
 
 def enabled(endpoint: Any) -> bool:
@@ -78,15 +79,13 @@ def _missing_domain(error: BaseException) -> bool:
 
 async def run(self: Any, output_channel: Any, nlg: Any, tracker: Any, domain: Any) -> Any:
     """``RemoteAction.run``, repeated once with the domain when the server answers 449."""
-    from rasa.shared.exceptions import RasaException
-
     if not enabled(self.action_endpoint):
         return await _rasa_run(self, output_channel, nlg, tracker, domain)
     token = _carried.set(None)
     try:
         try:
             events = await _rasa_run(self, output_channel, nlg, tracker, domain)
-        except RasaException as error:
+        except _RasaException as error:
             if not _missing_domain(error):
                 raise
             _known.pop(self.action_endpoint.url, None)
@@ -105,11 +104,13 @@ async def run(self: Any, output_channel: Any, nlg: Any, tracker: Any, domain: An
 
 def install() -> None:
     """Wrap ``RemoteAction._action_call_format`` (after rasa_addons.action_call) and ``run``."""
-    global _rasa_action_call_format, _rasa_run
+    global _rasa_action_call_format, _rasa_run, _RasaException
     if _rasa_run is not None:
         return
     from rasa.core.actions.action import RemoteAction
+    from rasa.shared.exceptions import RasaException
 
+    _RasaException = RasaException
     _rasa_action_call_format = RemoteAction._action_call_format
     _rasa_run = RemoteAction.run
     RemoteAction._action_call_format = action_call_format
