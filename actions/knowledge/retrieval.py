@@ -169,12 +169,17 @@ class HybridRetriever:
         threshold = self.settings.min_relevance if threshold is None else threshold
         audiences = allowed_audiences(audience)
         corpus = self._load_corpus()
+        if corpus.ids:
+            # the lexical half needs no vector: scored first, while the question's embedding,
+            # started by triage (prefetch.py), may still be finishing on its own thread
+            allowed = [i for i, meta in enumerate(corpus.metas) if meta.get("audience") in audiences]
+            raw_bm25 = corpus.lexical.scores(query)
+            lexical_top = sorted(allowed, key=lambda i: raw_bm25[i], reverse=True)[: fusion.candidates]
         vector = get_embeddings().embed_query(query)
         result = RetrievalResult(query, audience, [], threshold, corpus.version, vector)
         if not corpus.ids:
             return result
 
-        allowed = [i for i, meta in enumerate(corpus.metas) if meta.get("audience") in audiences]
         if corpus.vectors is not None:
             cosines = corpus.vectors @ np.asarray(vector, dtype=np.float32)
             dense_top = sorted(allowed, key=lambda i: cosines[i], reverse=True)[: fusion.candidates]
@@ -186,9 +191,6 @@ class HybridRetriever:
             )
             # Chroma returns cosine *distance* for our collection; similarity = 1 - distance.
             dense = {doc.id: 1.0 - float(distance) for doc, distance in dense_hits if doc.id}
-
-        raw_bm25 = corpus.lexical.scores(query)
-        lexical_top = sorted(allowed, key=lambda i: raw_bm25[i], reverse=True)[: fusion.candidates]
 
         candidates = set(dense) | {corpus.ids[i] for i in lexical_top if raw_bm25[i] > 0}
         missing_dense = [c for c in candidates if c not in dense]
