@@ -689,7 +689,8 @@ class ActionValidateSlotMappings(ValidationAction):
     """
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
-        if not tracker.is_paused():
+        paused = tracker.is_paused()
+        if not paused:
             # a question the knowledge action will answer: its embedding starts now, in the
             # background, and is ready (or nearly) when the answer is asked for
             try:
@@ -699,7 +700,7 @@ class ActionValidateSlotMappings(ValidationAction):
             except Exception:  # only an earlier start is lost
                 logger.exception("starting the question's embedding failed for %s", tracker.sender_id)
         events: List[EventType] = list(await self.get_extraction_events(dispatcher, tracker, domain))
-        if tracker.is_paused():
+        if paused:
             from actions.handoff import while_paused
 
             try:

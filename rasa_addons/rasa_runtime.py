@@ -63,10 +63,11 @@ tests/performance/test_rasa_runtime.py runs both side by side:
 """
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import copy
 import json
-from typing import Any, Dict, List, Optional, Text, Tuple, Type
+from typing import Any, Dict, Iterator, List, Optional, Text, Tuple, Type
 
 from rasa_addons import action_call, dialogue_states
 
@@ -366,14 +367,21 @@ def _from_events(cls: Any, sender_id: Text, evts: List[Any], slots: Any = None, 
     return _rasa_from_events.__func__(cls, sender_id, evts, slots, max_event_history, sender_source, domain)
 
 
+@contextlib.contextmanager
+def _rebuilding(tracker: Any, may_share: bool) -> Iterator[None]:
+    """While the block runs, ``from_events`` continues ``tracker`` (see ``_from_events``)."""
+    token = _rebuild_source.set((tracker, may_share))
+    try:
+        yield
+    finally:
+        _rebuild_source.reset(token)
+
+
 def _validation_knowing_its_tracker(original: Any) -> Any:
     async def _execute_validation_action(self: Any, extraction_events: Any, output_channel: Any, nlg: Any,
                                          tracker: Any, domain: Any) -> Any:
-        token = _rebuild_source.set((tracker, True))
-        try:
+        with _rebuilding(tracker, may_share=True):
             return await original(self, extraction_events, output_channel, nlg, tracker, domain)
-        finally:
-            _rebuild_source.reset(token)
 
     _execute_validation_action.__doc__ = original.__doc__
     return _execute_validation_action
@@ -381,11 +389,8 @@ def _validation_knowing_its_tracker(original: Any) -> Any:
 
 def _form_tracker_continuing(original: Any) -> Any:
     def _temporary_tracker(self: Any, current_tracker: Any, additional_events: Any, domain: Any) -> Any:
-        token = _rebuild_source.set((current_tracker, False))
-        try:
+        with _rebuilding(current_tracker, may_share=False):
             return original(self, current_tracker, additional_events, domain)
-        finally:
-            _rebuild_source.reset(token)
 
     _temporary_tracker.__doc__ = original.__doc__
     return _temporary_tracker

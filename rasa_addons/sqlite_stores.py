@@ -183,25 +183,16 @@ class _DBAPIStatements:
         self._connection = connection
 
     def one(self, sql: Text, params: Dict[Text, Any]) -> Tuple[Any, ...]:
-        cursor = self._connection.cursor()
-        try:
+        with contextlib.closing(self._connection.cursor()) as cursor:
             return cursor.execute(sql, params).fetchone()
-        finally:
-            cursor.close()
 
     def all(self, sql: Text, params: Dict[Text, Any]) -> List[Tuple[Any, ...]]:
-        cursor = self._connection.cursor()
-        try:
+        with contextlib.closing(self._connection.cursor()) as cursor:
             return cursor.execute(sql, params).fetchall()
-        finally:
-            cursor.close()
 
     def many(self, sql: Text, rows: List[Dict[Text, Any]]) -> None:
-        cursor = self._connection.cursor()
-        try:
+        with contextlib.closing(self._connection.cursor()) as cursor:
             cursor.executemany(sql, rows)
-        finally:
-            cursor.close()
 
     def commit(self) -> None:
         self._connection.commit()

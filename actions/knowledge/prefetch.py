@@ -20,6 +20,7 @@ from typing import Any, Dict, Optional
 
 import numpy as np
 
+from rasa_addons.continuation import remember
 from rasa_addons.minilm import shared_encoder
 
 DEFAULT_INTENTS = "ask_question,nlu_fallback"
@@ -53,9 +54,7 @@ def start(text: str) -> bool:
             return False
         if _executor is None:
             _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kb-prefetch")
-        _pending[text] = _executor.submit(_encode, text)
-        while len(_pending) > _KEPT:
-            _pending.popitem(last=False)
+        remember(_pending, text, _executor.submit(_encode, text), _KEPT)
         stats["started"] += 1
     return True
 

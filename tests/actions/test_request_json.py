@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 import math
-import urllib.error
-import urllib.request
 
 import pytest
 
 from actions import request_json
+from tests.support.http import post_json
 
 BODIES = [
     '{"next_action": "action_order_status", "tracker": {"events": [{"event": "user", "text": "wo ist meine Bestellung \\u00e4 \\ud83d\\ude00", '
@@ -73,22 +72,13 @@ def test_malformed_bodies_fail_like_json_loads(text: str) -> None:
     assert type(got.value) is type(expected.value) and str(got.value) == str(expected.value)
 
 
-def _post(url: str, body: bytes) -> tuple[int, dict]:
-    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
-
-
 def test_action_server_parses_with_it(stack) -> None:
     """Over HTTP: a malformed body is a 400 with a message, a body only Python's json accepts is
     parsed (the unknown action is then reported by name), a normal one likewise."""
     url = stack.config.action_url
-    status, answer = _post(url, b'{"next_action": "action_x", "tracker": ')
+    status, answer = post_json(url, b'{"next_action": "action_x", "tracker": ', timeout=30)
     assert status == 400 and answer["description"] == "Bad Request" and "parsing body as json" in answer["message"]
     for body in (b'{"next_action": "action_does_not_exist", "tracker": {"events": [], "slots": {"x": NaN}}}',
                  b'{"next_action": "action_does_not_exist", "tracker": {"events": []}, "n": 123456789012345678901234567890}'):
-        status, answer = _post(url, body)
+        status, answer = post_json(url, body, timeout=30)
         assert status == 404 and answer["action_name"] == "action_does_not_exist", answer

@@ -7,10 +7,9 @@ it runs actions from the digest alone and answers 449 for a digest it does not h
 from __future__ import annotations
 
 import json
-import urllib.error
-import urllib.request
 
 from tests.performance.rasa_script import run_in_rasa_env
+from tests.support.http import post_json
 
 SCRIPT = r'''
 import asyncio, json
@@ -104,15 +103,6 @@ def test_domain_once_then_digest_and_again_after_449() -> None:
     assert out["forgetful"] == "RasaException"
 
 
-def _post(url: str, body: dict) -> tuple[int, dict]:
-    request = urllib.request.Request(url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
-
-
 def test_real_action_server_keeps_the_domain_for_its_digest(stack) -> None:
     """rasa-sdk 3.21 as the project runs it: runs an action from the digest alone, and answers 449
     (with the action's name) for a digest it does not hold."""
@@ -126,9 +116,9 @@ def test_real_action_server_keeps_the_domain_for_its_digest(stack) -> None:
                "latest_action_name": "action_listen"}
     base = {"next_action": "action_reset_flow", "sender_id": "digest-test", "tracker": tracker, "version": "3.6.21"}
     url = stack.config.action_url
-    status, _ = _post(url, {**base, "domain": domain, "domain_digest": "test-digest-1"})
+    status, _ = post_json(url, json.dumps({**base, "domain": domain, "domain_digest": "test-digest-1"}).encode())
     assert status == 200
-    status, answer = _post(url, {**base, "domain_digest": "test-digest-1"})
+    status, answer = post_json(url, json.dumps({**base, "domain_digest": "test-digest-1"}).encode())
     assert status == 200 and isinstance(answer.get("events"), list)
-    status, answer = _post(url, {**base, "domain_digest": "some-other-digest"})
+    status, answer = post_json(url, json.dumps({**base, "domain_digest": "some-other-digest"}).encode())
     assert status == 449 and answer["action_name"] == "action_reset_flow"
