@@ -10,8 +10,8 @@ rule search), applied_events.py and dialogue_states.py (a conversation's applied
 dialogue states, continued instead of rebuilt for every prediction), debug_log_copies.py (the deep
 copies Rasa makes for debug-log arguments, skipped while debug messages are dropped) and
 domain_digest.py (the domain sent to the action server once, then its digest). Rasa imports this package
-whenever it loads the tracker store, the policies or the intent classifier. The NumPy MiniLM encoder
-(rasa_addons/minilm.py) is also imported by tests in the app environment, which has no Rasa.
+whenever it loads the tracker store, the policies or the intent classifier. The MiniLM encoder
+(rasa_addons/minilm.py, minilm_onnx.py) is also imported by tests in the app environment, which has no Rasa.
 """
 import importlib.util
 

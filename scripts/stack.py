@@ -155,7 +155,7 @@ def rasa_env(env: Dict[str, str]) -> Dict[str, str]:
 
 def action_env(env: Dict[str, str]) -> Dict[str, str]:
     """The action server's environment: one BLAS thread too (``ACTION_BLAS_THREADS``). Its only
-    matrix work is embedding one question (NumPy MiniLM, a 10-30 token sequence); OpenBLAS's
+    NumPy matrix work is small (MiniLM itself runs in ONNX Runtime on one thread); OpenBLAS's
     second thread busy-waits between those small products, and under the bench's 10-conversation
     load that doubled the action server's CPU per turn (bench.cpu: 39.7 -> 19.5 ms)."""
     return {**env, "OPENBLAS_NUM_THREADS": env.get("ACTION_BLAS_THREADS", "1")}

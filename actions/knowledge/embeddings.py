@@ -85,9 +85,9 @@ class MiniLMEmbeddings(Embeddings):
         return vectors.tolist()
 
     def embed_query(self, text: str) -> list[float]:
-        # One short text: the NumPy implementation of the same model (rasa_addons/minilm.py, also
-        # the intent classifier's) gives the same vector (tests/nlu/test_minilm_encoder.py) without
-        # PyTorch's per-call overhead: about 8-13 ms instead of 17-22 ms for a question here.
+        # One short text: the intent classifier's encoder of the same model (rasa_addons/minilm.py,
+        # run by ONNX Runtime) gives the same vector (tests/nlu/test_minilm_encoder.py) without
+        # PyTorch's per-call overhead: 3-4 ms instead of 17-22 ms for a question here.
         # Triage may have started it already (prefetch.py).
         from actions.knowledge import prefetch
 

@@ -1,6 +1,7 @@
-"""rasa_addons/minilm.py (the NumPy all-MiniLM-L6-v2 the intent classifier uses) computes what
-the reference implementations compute: the same WordPiece ids as Hugging Face's `tokenizers`
-with the model's tokenizer.json, and the same sentence vectors as sentence-transformers, on every
+"""rasa_addons/minilm.py (the all-MiniLM-L6-v2 the intent classifier and the question encoder use)
+computes what the reference implementations compute: the same WordPiece ids as Hugging Face's
+`tokenizers` with the model's tokenizer.json, and the same sentence vectors as sentence-transformers
+with either runtime (the ONNX graph of minilm_onnx.py and the NumPy forward pass), on every
 training and held-out message plus awkward input (accents, CJK, control characters, very long
 words, empty text)."""
 from __future__ import annotations
@@ -12,7 +13,7 @@ import numpy as np
 import pytest
 import yaml
 
-from rasa_addons.minilm import MiniLMEncoder, default_model_dir
+from rasa_addons.minilm import RUNTIMES, MiniLMEncoder, configured_runtime, default_model_dir, shared_encoder
 
 ROOT = Path(__file__).resolve().parents[2]
 MARKUP = re.compile(r"\[([^\]]+)\](?:\([^)]*\)|\{[^}]*\})")
@@ -30,9 +31,18 @@ def texts():
     return out + AWKWARD
 
 
+@pytest.fixture(scope="module", params=RUNTIMES)
+def encoder(request) -> MiniLMEncoder:
+    return MiniLMEncoder(runtime=request.param)
+
+
 @pytest.fixture(scope="module")
-def encoder() -> MiniLMEncoder:
-    return MiniLMEncoder()
+def reference_vectors():
+    from sentence_transformers import SentenceTransformer
+
+    sample = texts()[::7] + AWKWARD
+    reference = SentenceTransformer(str(default_model_dir()), device="cpu", local_files_only=True)
+    return sample, reference.encode(sample, normalize_embeddings=True, batch_size=64)
 
 
 def test_token_ids_match_the_tokenizers_library(encoder: MiniLMEncoder) -> None:
@@ -46,12 +56,8 @@ def test_token_ids_match_the_tokenizers_library(encoder: MiniLMEncoder) -> None:
     assert len(sample) > 2500 and not mismatches, mismatches[:5]
 
 
-def test_vectors_match_sentence_transformers(encoder: MiniLMEncoder) -> None:
-    from sentence_transformers import SentenceTransformer
-
-    sample = texts()[::7] + AWKWARD
-    reference = SentenceTransformer(str(default_model_dir()), device="cpu", local_files_only=True)
-    expected = reference.encode(sample, normalize_embeddings=True, batch_size=64)
+def test_vectors_match_sentence_transformers(encoder: MiniLMEncoder, reference_vectors) -> None:
+    sample, expected = reference_vectors
     ours = encoder.encode(sample)
     assert ours.shape == expected.shape == (len(sample), 384)
     assert float((expected * ours).sum(axis=1).min()) > 0.9999
@@ -63,3 +69,20 @@ def test_vectors_match_sentence_transformers(encoder: MiniLMEncoder) -> None:
 def test_long_input_is_truncated_like_sentence_transformers(encoder: MiniLMEncoder) -> None:
     ids = encoder.tokenizer.encode("order " * 400)
     assert len(ids) == 256 and ids[0] == encoder.tokenizer.cls_id and ids[-1] == encoder.tokenizer.sep_id
+
+
+def test_both_runtimes_give_the_same_vectors() -> None:
+    sample = texts()[::11] + AWKWARD
+    onnx, numpy_ = (MiniLMEncoder(runtime=name).encode(sample) for name in ("onnxruntime", "numpy"))
+    assert np.abs(onnx - numpy_).max() < 1e-5
+
+
+def test_runtime_comes_from_the_environment(monkeypatch) -> None:
+    monkeypatch.delenv("MINILM_RUNTIME", raising=False)
+    assert configured_runtime() == "onnxruntime"
+    monkeypatch.setenv("MINILM_RUNTIME", " NumPy ")
+    assert configured_runtime() == "numpy"
+    assert shared_encoder().runtime == "numpy" and shared_encoder() is shared_encoder()
+    monkeypatch.setenv("MINILM_RUNTIME", "tensorflow")
+    with pytest.raises(ValueError, match="MINILM_RUNTIME must be one of onnxruntime, numpy"):
+        configured_runtime()

@@ -1,0 +1,155 @@
+"""all-MiniLM-L6-v2's encoder as an ONNX graph, run by ONNX Runtime on one CPU thread.
+
+The NumPy encoder in ``minilm.py`` is the reference; this module builds the same computation
+(embeddings, six BERT layers, mean pooling, L2 normalization) as one ONNX graph from the same
+``model.safetensors`` and hands it to ONNX Runtime. Why: a customer message is a handful of tokens,
+and for such short inputs NumPy's BLAS (OpenBLAS packs the weight matrix for every product) spends
+two to three times longer on the 24 weight products than ONNX Runtime's kernels, which stream the
+weights once: 8-11 ms against 3-4 ms for a question here (docs/performance.md, seventh round). The
+graph is built in memory when the encoder is first used (about a second, nothing written to disk),
+so there is no exported model file to keep in step with the weights.
+
+Inputs are prepared by the caller exactly as for the NumPy encoder: token ids, their positions and
+a 0/1 mask per row (padding gets no attention and no weight in the mean). The output is the
+(batch, 384) unit vectors. tests/nlu/test_minilm_encoder.py compares both encoders with each other
+and with sentence-transformers.
+"""
+from __future__ import annotations
+
+import math
+from typing import Dict, List
+
+import numpy as np
+
+#: the opset that has LayerNormalization; every ONNX Runtime from 1.14 on runs it
+OPSET = 17
+
+
+class _Graph:
+    """Collects nodes and initializers with unique names (a tiny builder over ``onnx.helper``)."""
+
+    def __init__(self) -> None:
+        from onnx import helper, numpy_helper
+
+        self.helper, self.numpy_helper = helper, numpy_helper
+        self.nodes: List = []
+        self.initializers: List = []
+        self._count = 0
+
+    def name(self, hint: str) -> str:
+        self._count += 1
+        return f"{hint}_{self._count}"
+
+    def const(self, value: np.ndarray, hint: str = "const") -> str:
+        name = self.name(hint)
+        self.initializers.append(self.numpy_helper.from_array(np.asarray(value), name))
+        return name
+
+    def op(self, op_type: str, inputs: List[str], hint: str = "", **attributes) -> str:
+        out = self.name(hint or op_type.lower())
+        self.nodes.append(self.helper.make_node(op_type, inputs, [out], **attributes))
+        return out
+
+
+def build_model(weights: Dict[str, np.ndarray], hidden: int, heads: int, layers: int, eps: float) -> bytes:
+    """The serialized ONNX model of the encoder over ``weights`` (safetensors names, no ``bert.``).
+
+    Inputs: ``input_ids`` int64 (batch, length), ``position_ids`` int64 (batch, length),
+    ``mask`` float32 (batch, length). Output: ``sentence_embedding`` float32 (batch, hidden).
+    """
+    from onnx import TensorProto
+
+    g = _Graph()
+    h = g.helper
+    f32 = lambda a: np.ascontiguousarray(a, dtype=np.float32)  # noqa: E731
+    head_dim = hidden // heads
+
+    def layer_norm(x: str, prefix: str) -> str:
+        return g.op("LayerNormalization", [x, g.const(f32(weights[prefix + ".weight"])),
+                                           g.const(f32(weights[prefix + ".bias"]))],
+                    axis=-1, epsilon=eps)
+
+    def dense(x: str, prefix: str) -> str:
+        product = g.op("MatMul", [x, g.const(f32(weights[prefix + ".weight"].T), "w")])
+        return g.op("Add", [product, g.const(f32(weights[prefix + ".bias"]), "b")])
+
+    word = g.op("Gather", [g.const(f32(weights["embeddings.word_embeddings.weight"]), "word"), "input_ids"])
+    position = g.op("Gather", [g.const(f32(weights["embeddings.position_embeddings.weight"]), "position"),
+                               "position_ids"])
+    x = g.op("Add", [word, position])
+    x = g.op("Add", [x, g.const(f32(weights["embeddings.token_type_embeddings.weight"][0]), "token_type")])
+    x = layer_norm(x, "embeddings.LayerNorm")
+
+    # (batch, length) 0/1 -> (batch, 1, 1, length) additive bias: no attention to padding
+    bias = g.op("Mul", [g.op("Sub", [g.const(np.float32(1.0)), "mask"]), g.const(np.float32(-1e9))])
+    bias = g.op("Unsqueeze", [bias, g.const(np.array([1, 2], dtype=np.int64))])
+    scale = g.const(np.float32(1.0 / math.sqrt(head_dim)))
+    split_heads = g.const(np.array([0, 0, 3, heads, head_dim], dtype=np.int64))
+    merge_heads = g.const(np.array([0, 0, hidden], dtype=np.int64))
+    half, one = g.const(np.float32(0.5)), g.const(np.float32(1.0))
+    inv_sqrt2 = g.const(np.float32(1.0 / math.sqrt(2.0)))
+
+    for i in range(layers):
+        p = f"encoder.layer.{i}."
+        names = [p + f"attention.self.{n}" for n in ("query", "key", "value")]
+        # q, k and v in one product, as in the NumPy encoder
+        qkv_w = f32(np.concatenate([weights[n + ".weight"] for n in names]).T)
+        qkv_b = f32(np.concatenate([weights[n + ".bias"] for n in names]))
+        qkv = g.op("Add", [g.op("MatMul", [x, g.const(qkv_w, "w")]), g.const(qkv_b, "b")])
+        qkv = g.op("Transpose", [g.op("Reshape", [qkv, split_heads])], perm=[2, 0, 3, 1, 4])
+        q, k, v = (g.op("Gather", [qkv, g.const(np.array(j, dtype=np.int64))], axis=0) for j in range(3))
+        scores = g.op("MatMul", [q, g.op("Transpose", [k], perm=[0, 1, 3, 2])])
+        scores = g.op("Add", [g.op("Mul", [scores, scale]), bias])
+        attention = g.op("Softmax", [scores], axis=-1)
+        context = g.op("Transpose", [g.op("MatMul", [attention, v])], perm=[0, 2, 1, 3])
+        context = g.op("Reshape", [context, merge_heads])
+        x = layer_norm(g.op("Add", [x, dense(context, p + "attention.output.dense")]),
+                       p + "attention.output.LayerNorm")
+        inner = dense(x, p + "intermediate.dense")
+        # exact GELU, as BERT's "gelu": 0.5 x (1 + erf(x / sqrt 2))
+        inner = g.op("Mul", [g.op("Mul", [inner, half]),
+                             g.op("Add", [one, g.op("Erf", [g.op("Mul", [inner, inv_sqrt2])])])])
+        x = layer_norm(g.op("Add", [x, dense(inner, p + "output.dense")]), p + "output.LayerNorm")
+
+    weights_3d = g.op("Unsqueeze", ["mask", g.const(np.array([2], dtype=np.int64))])
+    axis1 = g.const(np.array([1], dtype=np.int64))
+    total = g.op("ReduceSum", [g.op("Mul", [x, weights_3d]), axis1], keepdims=0)
+    count = g.op("Max", [g.op("ReduceSum", [weights_3d, axis1], keepdims=0), g.const(np.float32(1e-9))])
+    pooled = g.op("Div", [total, count])
+    norm = g.op("Max", [g.op("ReduceL2", [pooled], axes=[1], keepdims=1),
+                        g.const(np.float32(1e-12))])
+    g.nodes.append(h.make_node("Div", [pooled, norm], ["sentence_embedding"]))
+
+    graph = h.make_graph(
+        g.nodes, "all-MiniLM-L6-v2",
+        [h.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "length"]),
+         h.make_tensor_value_info("position_ids", TensorProto.INT64, ["batch", "length"]),
+         h.make_tensor_value_info("mask", TensorProto.FLOAT, ["batch", "length"])],
+        [h.make_tensor_value_info("sentence_embedding", TensorProto.FLOAT, ["batch", hidden])],
+        g.initializers,
+    )
+    model = h.make_model(graph, opset_imports=[h.make_opsetid("", OPSET)], producer_name="rasa_addons.minilm_onnx")
+    model.ir_version = 8  # readable by every ONNX Runtime that has opset 17
+    return model.SerializeToString()
+
+
+class OnnxRunner:
+    """An ONNX Runtime session over the encoder graph: ``run(ids, mask)`` like ``MiniLMEncoder._forward``."""
+
+    def __init__(self, model: bytes, threads: int = 1) -> None:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        # one thread: a message is one short sequence, and the server's other work (and the
+        # other process on a 2-CPU host) needs the second core more than the product does
+        options.intra_op_num_threads = max(1, threads)
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self.session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+
+    def run(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        positions = np.broadcast_to(np.arange(ids.shape[1], dtype=np.int64), ids.shape)
+        feeds = {"input_ids": ids.astype(np.int64, copy=False), "position_ids": np.ascontiguousarray(positions),
+                 "mask": mask.astype(np.float32, copy=False)}
+        return self.session.run(["sentence_embedding"], feeds)[0]
