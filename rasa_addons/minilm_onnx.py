@@ -17,6 +17,8 @@ and with sentence-transformers.
 from __future__ import annotations
 
 import math
+import os
+import tempfile
 from typing import Dict, List
 
 import numpy as np
@@ -146,7 +148,14 @@ class OnnxRunner:
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self.session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+        # Loaded from a file, not from the bytes: a session made from bytes keeps them (90 MB of
+        # weights a second time, next to the session's own copy) for as long as it lives.
+        with tempfile.TemporaryDirectory(prefix="minilm-onnx-") as folder:
+            path = os.path.join(folder, "all-MiniLM-L6-v2.onnx")
+            with open(path, "wb") as handle:
+                handle.write(model)
+            del model
+            self.session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
 
     def run(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
         positions = np.broadcast_to(np.arange(ids.shape[1], dtype=np.int64), ids.shape)
