@@ -6,8 +6,11 @@ The NumPy encoder in ``minilm.py`` is the reference; this module builds the same
 and for such short inputs NumPy's BLAS (OpenBLAS packs the weight matrix for every product) spends
 two to three times longer on the 24 weight products than ONNX Runtime's kernels, which stream the
 weights once: 8-11 ms against 3-4 ms for a question here (docs/performance.md, seventh round). The
-graph is built in memory when the encoder is first used (about a second, nothing written to disk),
-so there is no exported model file to keep in step with the weights.
+graph is built when the encoder is loaded (about a second) into a temporary folder that is gone
+once ONNX Runtime has opened it, so there is no exported model file to keep in step with the
+weights. The weights go straight from the safetensors arrays into an external-data file: no
+serialized copy of them is ever held in memory (peak memory of a load as with NumPy, 178 MB), and
+the session keeps about half of what the NumPy encoder kept.
 
 Inputs are prepared by the caller exactly as for the NumPy encoder: token ids, their positions and
 a 0/1 mask per row (padding gets no attention and no weight in the mean). The output is the
@@ -19,7 +22,7 @@ from __future__ import annotations
 import math
 import os
 import tempfile
-from typing import Dict, List
+from typing import BinaryIO, Callable, Dict, List
 
 import numpy as np
 
@@ -27,13 +30,23 @@ import numpy as np
 OPSET = 17
 
 
+#: arrays of at least this many elements go to the weights file instead of into the graph
+_EXTERNAL_MIN_ELEMENTS = 1024
+_ALIGN = 4096
+
+
 class _Graph:
-    """Collects nodes and initializers with unique names (a tiny builder over ``onnx.helper``)."""
+    """Collects nodes and initializers with unique names (a tiny builder over ``onnx.helper``).
 
-    def __init__(self) -> None:
-        from onnx import helper, numpy_helper
+    Large initializers are written straight to ``data_file`` as ONNX external data (at page-aligned
+    offsets), so the graph itself stays small and no serialized copy of the weights is ever built.
+    """
 
-        self.helper, self.numpy_helper = helper, numpy_helper
+    def __init__(self, data_file: BinaryIO, data_name: str) -> None:
+        from onnx import TensorProto, helper, numpy_helper
+
+        self.helper, self.numpy_helper, self.TensorProto = helper, numpy_helper, TensorProto
+        self.data_file, self.data_name = data_file, data_name
         self.nodes: List = []
         self.initializers: List = []
         self._count = 0
@@ -44,7 +57,20 @@ class _Graph:
 
     def const(self, value: np.ndarray, hint: str = "const") -> str:
         name = self.name(hint)
-        self.initializers.append(self.numpy_helper.from_array(np.asarray(value), name))
+        value = np.asarray(value)
+        if value.size < _EXTERNAL_MIN_ELEMENTS:
+            self.initializers.append(self.numpy_helper.from_array(value, name))
+            return name
+        value = np.ascontiguousarray(value, dtype=np.float32)
+        self.data_file.write(b"\0" * (-self.data_file.tell() % _ALIGN))
+        offset = self.data_file.tell()
+        self.data_file.write(memoryview(value).cast("B"))
+        tensor = self.TensorProto(name=name, data_type=self.TensorProto.FLOAT, dims=list(value.shape),
+                                  data_location=self.TensorProto.EXTERNAL)
+        for key, text in (("location", self.data_name), ("offset", str(offset)), ("length", str(value.nbytes))):
+            entry = tensor.external_data.add()
+            entry.key, entry.value = key, text
+        self.initializers.append(tensor)
         return name
 
     def op(self, op_type: str, inputs: List[str], hint: str = "", **attributes) -> str:
@@ -53,33 +79,46 @@ class _Graph:
         return out
 
 
-def build_model(weights: Dict[str, np.ndarray], hidden: int, heads: int, layers: int, eps: float) -> bytes:
-    """The serialized ONNX model of the encoder over ``weights`` (safetensors names, no ``bert.``).
+def write_model(weights: Dict[str, np.ndarray], hidden: int, heads: int, layers: int, eps: float,
+                folder: str) -> str:
+    """Write the encoder over ``weights`` (safetensors names without ``bert.``) to ``folder`` as an
+    ONNX model and its weights file; return the model's path. ``weights`` is emptied as it is read,
+    so each array can be freed once it is in the file.
 
     Inputs: ``input_ids`` int64 (batch, length), ``position_ids`` int64 (batch, length),
     ``mask`` float32 (batch, length). Output: ``sentence_embedding`` float32 (batch, hidden).
     """
+    model_path = os.path.join(folder, "all-MiniLM-L6-v2.onnx")
+    data_name = "all-MiniLM-L6-v2.weights"
+    with open(os.path.join(folder, data_name), "wb") as data_file:
+        model = _build(_Graph(data_file, data_name), weights, hidden, heads, layers, eps)
+    with open(model_path, "wb") as handle:
+        handle.write(model.SerializeToString())
+    return model_path
+
+
+def _build(g: _Graph, weights: Dict[str, np.ndarray], hidden: int, heads: int, layers: int, eps: float):
+    """The ModelProto of the encoder, its large initializers written to ``g``'s data file."""
     from onnx import TensorProto
 
-    g = _Graph()
     h = g.helper
     f32 = lambda a: np.ascontiguousarray(a, dtype=np.float32)  # noqa: E731
     head_dim = hidden // heads
 
     def layer_norm(x: str, prefix: str) -> str:
-        return g.op("LayerNormalization", [x, g.const(f32(weights[prefix + ".weight"])),
-                                           g.const(f32(weights[prefix + ".bias"]))],
+        return g.op("LayerNormalization", [x, g.const(f32(weights.pop(prefix + ".weight"))),
+                                           g.const(f32(weights.pop(prefix + ".bias")))],
                     axis=-1, epsilon=eps)
 
     def dense(x: str, prefix: str) -> str:
-        product = g.op("MatMul", [x, g.const(f32(weights[prefix + ".weight"].T), "w")])
-        return g.op("Add", [product, g.const(f32(weights[prefix + ".bias"]), "b")])
+        product = g.op("MatMul", [x, g.const(f32(weights.pop(prefix + ".weight").T), "w")])
+        return g.op("Add", [product, g.const(f32(weights.pop(prefix + ".bias")), "b")])
 
-    word = g.op("Gather", [g.const(f32(weights["embeddings.word_embeddings.weight"]), "word"), "input_ids"])
-    position = g.op("Gather", [g.const(f32(weights["embeddings.position_embeddings.weight"]), "position"),
+    word = g.op("Gather", [g.const(weights.pop("embeddings.word_embeddings.weight"), "word"), "input_ids"])
+    position = g.op("Gather", [g.const(weights.pop("embeddings.position_embeddings.weight"), "position"),
                                "position_ids"])
     x = g.op("Add", [word, position])
-    x = g.op("Add", [x, g.const(f32(weights["embeddings.token_type_embeddings.weight"][0]), "token_type")])
+    x = g.op("Add", [x, g.const(f32(weights.pop("embeddings.token_type_embeddings.weight")[0]), "token_type")])
     x = layer_norm(x, "embeddings.LayerNorm")
 
     # (batch, length) 0/1 -> (batch, 1, 1, length) additive bias: no attention to padding
@@ -95,8 +134,8 @@ def build_model(weights: Dict[str, np.ndarray], hidden: int, heads: int, layers:
         p = f"encoder.layer.{i}."
         names = [p + f"attention.self.{n}" for n in ("query", "key", "value")]
         # q, k and v in one product, as in the NumPy encoder
-        qkv_w = f32(np.concatenate([weights[n + ".weight"] for n in names]).T)
-        qkv_b = f32(np.concatenate([weights[n + ".bias"] for n in names]))
+        qkv_w = f32(np.concatenate([weights.pop(n + ".weight") for n in names]).T)
+        qkv_b = f32(np.concatenate([weights.pop(n + ".bias") for n in names]))
         qkv = g.op("Add", [g.op("MatMul", [x, g.const(qkv_w, "w")]), g.const(qkv_b, "b")])
         qkv = g.op("Transpose", [g.op("Reshape", [qkv, split_heads])], perm=[2, 0, 3, 1, 4])
         q, k, v = (g.op("Gather", [qkv, g.const(np.array(j, dtype=np.int64))], axis=0) for j in range(3))
@@ -132,13 +171,13 @@ def build_model(weights: Dict[str, np.ndarray], hidden: int, heads: int, layers:
     )
     model = h.make_model(graph, opset_imports=[h.make_opsetid("", OPSET)], producer_name="rasa_addons.minilm_onnx")
     model.ir_version = 8  # readable by every ONNX Runtime that has opset 17
-    return model.SerializeToString()
+    return model
 
 
 class OnnxRunner:
     """An ONNX Runtime session over the encoder graph: ``run(ids, mask)`` like ``MiniLMEncoder._forward``."""
 
-    def __init__(self, model: bytes, threads: int = 1) -> None:
+    def __init__(self, model_path: str, threads: int = 1) -> None:
         import onnxruntime as ort
 
         options = ort.SessionOptions()
@@ -148,14 +187,17 @@ class OnnxRunner:
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        # Loaded from a file, not from the bytes: a session made from bytes keeps them (90 MB of
-        # weights a second time, next to the session's own copy) for as long as it lives.
+        # From a file, not from bytes: a session made from bytes keeps them (the 90 MB of weights a
+        # second time, next to the session's own copy) for as long as it lives.
+        self.session = ort.InferenceSession(model_path, options, providers=["CPUExecutionProvider"])
+
+    @classmethod
+    def from_weights(cls, take_weights: Callable[[], Dict[str, np.ndarray]], hidden: int, heads: int, layers: int,
+                     eps: float, threads: int = 1) -> "OnnxRunner":
+        """Build the graph over the weights ``take_weights`` returns, then load it. The weights are
+        dropped before the session loads its own copy, so at most one extra copy is held at a time."""
         with tempfile.TemporaryDirectory(prefix="minilm-onnx-") as folder:
-            path = os.path.join(folder, "all-MiniLM-L6-v2.onnx")
-            with open(path, "wb") as handle:
-                handle.write(model)
-            del model
-            self.session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+            return cls(write_model(take_weights(), hidden, heads, layers, eps, folder), threads)
 
     def run(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
         positions = np.broadcast_to(np.arange(ids.shape[1], dtype=np.int64), ids.shape)

@@ -86,3 +86,29 @@ def test_runtime_comes_from_the_environment(monkeypatch) -> None:
     monkeypatch.setenv("MINILM_RUNTIME", "tensorflow")
     with pytest.raises(ValueError, match="MINILM_RUNTIME must be one of onnxruntime, numpy"):
         configured_runtime()
+
+
+def test_onnx_graph_keeps_its_weights_outside_and_its_folder_is_removed(tmp_path, monkeypatch) -> None:
+    import json
+    import tempfile
+
+    from safetensors.numpy import load_file
+
+    from rasa_addons.minilm_onnx import write_model
+
+    model_dir = default_model_dir()
+    config = json.loads((model_dir / "config.json").read_text())
+    weights = {k.removeprefix("bert."): v for k, v in load_file(str(model_dir / "model.safetensors")).items()}
+    unused = ("pooler.", "embeddings.position_ids")  # the pooler is not in a sentence vector; positions are inputs
+    total = sum(v.nbytes for k, v in weights.items() if not k.startswith(unused))
+    path = Path(write_model(weights, config["hidden_size"], config["num_attention_heads"],
+                            config["num_hidden_layers"], config["layer_norm_eps"], str(tmp_path)))
+    # the graph is small (biases and norms); the matrices went to the weights file, page-aligned
+    assert path.stat().st_size < 200_000
+    assert 0.99 * total <= (tmp_path / "all-MiniLM-L6-v2.weights").stat().st_size < total + 200 * 4096
+    assert [k for k in weights if not k.startswith(unused)] == []  # consumed as written
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "scratch"))
+    (tmp_path / "scratch").mkdir()
+    MiniLMEncoder(runtime="onnxruntime").encode_one("hello")
+    assert list((tmp_path / "scratch").iterdir()) == []
