@@ -10,7 +10,7 @@ ENV PYTHONUNBUFFERED=1 \
     ANONYMIZED_TELEMETRY=False \
     ACTION_SERVER_HOST=0.0.0.0 \
     ACTION_SERVER_PORT=5055
-# One BLAS thread: the only matrix work is one question's embedding (scripts/stack.py action_env).
+# One BLAS thread: the NumPy work is small (scripts/stack.py action_env).
 ENV OPENBLAS_NUM_THREADS=1
 
 WORKDIR /app
@@ -20,8 +20,11 @@ RUN pip install --no-cache-dir --no-deps --extra-index-url https://download.pyto
         -r requirements/app.lock
 
 COPY actions /app/actions
-# the NumPy MiniLM encoder the knowledge retrieval embeds questions with (shared with Rasa's classifier)
-COPY rasa_addons/__init__.py rasa_addons/minilm.py /app/rasa_addons/
+# the MiniLM encoder the knowledge retrieval embeds questions with (shared with Rasa's classifier;
+# minilm_onnx.py runs it in ONNX Runtime) and the bounded map the prefetch keeps vectors in;
+# tests/actions/test_action_image.py checks that every project module the image imports is here
+COPY rasa_addons/__init__.py rasa_addons/minilm.py rasa_addons/minilm_onnx.py rasa_addons/continuation.py \
+     /app/rasa_addons/
 COPY config /app/config
 COPY knowledge /app/knowledge
 
