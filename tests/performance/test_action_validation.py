@@ -7,6 +7,8 @@ rasa_addons is imported.
 """
 from __future__ import annotations
 
+import pytest
+
 from tests.performance.rasa_script import run_in_rasa_env
 
 
@@ -98,19 +100,27 @@ print(json.dumps({"answers": results, "endpoint": endpoint}))
 '''
 
 
-def test_replacement_accepts_and_refuses_what_rasa_does() -> None:
-    results = run_in_rasa_env(SCRIPT, timeout=300)["answers"]
+@pytest.fixture(scope="module")
+def outcomes() -> dict:
+    """Rasa's and our outcome for every case of SCRIPT, from one run of it in the Rasa environment."""
+    return run_in_rasa_env(SCRIPT, timeout=300)
+
+
+def _kinds_if_same(results: list) -> list:
+    """Asserts each case's outcome is Rasa's; returns the kinds ("ok" / "invalid") of the cases."""
     for rasa_outcome, ours in results:
         assert rasa_outcome == ours
-    kinds = [rasa_outcome[0] for rasa_outcome, _ in results]
+    return [rasa_outcome[0] for rasa_outcome, _ in results]
+
+
+def test_replacement_accepts_and_refuses_what_rasa_does(outcomes: dict) -> None:
+    results = outcomes["answers"]
+    kinds = _kinds_if_same(results)
     assert kinds.count("ok") >= 4 and kinds.count("invalid") >= 14, kinds
     assert all("Failed to validate Action server response" in r[1] for r, _ in results if r[0] == "invalid")
 
 
-def test_tracker_events_endpoint_check_accepts_and_refuses_what_rasa_does() -> None:
+def test_tracker_events_endpoint_check_accepts_and_refuses_what_rasa_does(outcomes: dict) -> None:
     """``POST /conversations/<id>/tracker/events``: same 400 and message for invalid events."""
-    results = run_in_rasa_env(SCRIPT, timeout=300)["endpoint"]
-    for rasa_outcome, ours in results:
-        assert rasa_outcome == ours
-    kinds = [rasa_outcome[0] for rasa_outcome, _ in results]
+    kinds = _kinds_if_same(outcomes["endpoint"])
     assert kinds.count("ok") >= 8 and kinds.count("invalid") >= 10, kinds
