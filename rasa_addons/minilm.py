@@ -192,19 +192,16 @@ class MiniLMEncoder:
         self.max_length = min(max_length, int(config["max_position_embeddings"]))
         self.tokenizer = WordPieceTokenizer.from_model_dir(model_dir)
         self.runtime = configured_runtime(runtime)
-
-        def weights() -> Dict[str, np.ndarray]:
-            return {name.removeprefix("bert."): value
-                    for name, value in load_file(str(model_dir / "model.safetensors")).items()}
-
+        w = {name.removeprefix("bert."): value
+             for name, value in load_file(str(model_dir / "model.safetensors")).items()}
         if self.runtime == "onnxruntime":
             from rasa_addons.minilm_onnx import OnnxRunner
 
-            # ONNX Runtime keeps its own copy of the weights; the NumPy arrays are not kept
-            self._onnx = OnnxRunner.from_weights(weights, self.hidden, self.heads, self.layers, self.eps,
+            # ONNX Runtime keeps its own copy of the weights; from_weights empties ``w`` as it
+            # writes them out, so the NumPy arrays are not kept
+            self._onnx = OnnxRunner.from_weights(w, self.hidden, self.heads, self.layers, self.eps,
                                                  threads=int(os.environ.get("MINILM_THREADS") or 1))
             return
-        w = weights()
         self.word = w["embeddings.word_embeddings.weight"]
         self.position = w["embeddings.position_embeddings.weight"]
         self.token_type = w["embeddings.token_type_embeddings.weight"][0]

@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 import os
 import tempfile
-from typing import BinaryIO, Callable, Dict, List
+from typing import BinaryIO, Dict, List
 
 import numpy as np
 
@@ -192,12 +192,12 @@ class OnnxRunner:
         self.session = ort.InferenceSession(model_path, options, providers=["CPUExecutionProvider"])
 
     @classmethod
-    def from_weights(cls, take_weights: Callable[[], Dict[str, np.ndarray]], hidden: int, heads: int, layers: int,
+    def from_weights(cls, weights: Dict[str, np.ndarray], hidden: int, heads: int, layers: int,
                      eps: float, threads: int = 1) -> "OnnxRunner":
-        """Build the graph over the weights ``take_weights`` returns, then load it. The weights are
-        dropped before the session loads its own copy, so at most one extra copy is held at a time."""
+        """Build the graph over ``weights`` (emptied, see ``write_model``), then load it: the arrays
+        are dropped before the session loads its own copy, so at most one copy is held at a time."""
         with tempfile.TemporaryDirectory(prefix="minilm-onnx-") as folder:
-            return cls(write_model(take_weights(), hidden, heads, layers, eps, folder), threads)
+            return cls(write_model(weights, hidden, heads, layers, eps, folder), threads)
 
     def run(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
         positions = np.broadcast_to(np.arange(ids.shape[1], dtype=np.int64), ids.shape)
