@@ -20,6 +20,8 @@ RUN pip install --no-cache-dir --no-deps --extra-index-url https://download.pyto
         -r requirements/app.lock
 
 COPY actions /app/actions
+# pure-Python helpers shared with the Rasa side (signed identity statements)
+COPY common /app/common
 # the MiniLM encoder the knowledge retrieval embeds questions with (shared with Rasa's classifier;
 # minilm_onnx.py runs it in ONNX Runtime) and the bounded map the prefetch keeps vectors in;
 # tests/actions/test_action_image.py checks that every project module the image imports is here

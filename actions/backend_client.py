@@ -448,8 +448,11 @@ class BackendClient:
         timeout: float | None = None,
         *,
         transport: httpx.AsyncBaseTransport | None = None,
+        api_key: str | None = None,
     ) -> None:
         self.base_url = (base_url or os.environ.get("BACKEND_URL") or DEFAULT_BASE_URL).rstrip("/")
+        # the backend answers only callers with its key (demo_backend/auth.py)
+        self.api_key = api_key if api_key is not None else os.environ.get("BACKEND_API_KEY", "")
         self.timeout = float(
             timeout if timeout is not None else os.environ.get("BACKEND_TIMEOUT") or DEFAULT_TIMEOUT
         )
@@ -472,7 +475,8 @@ class BackendClient:
                 base_url=self.base_url,
                 timeout=httpx.Timeout(self.timeout),
                 transport=self._transport,
-                headers={"Accept": "application/json", "User-Agent": "brightcart-actions"},
+                headers={"Accept": "application/json", "User-Agent": "brightcart-actions",
+                         **({"X-Api-Key": self.api_key} if self.api_key else {})},
             )
             self._loop = loop
         return self._http

@@ -29,7 +29,7 @@ from actions.backend_client import (
 )
 from actions.config import settings
 from actions.formatting import day
-from actions.identity import customer_slots, ensure_identity_events
+from actions.identity import customer_slots, ensure_identity_events, needs_second_factor
 from actions.pii import EMAIL_RE
 
 logger = logging.getLogger(__name__)
@@ -68,6 +68,9 @@ class SupportFormValidator(FormValidationAction):
     order_is_subject: bool = True
     #: free-text slots this form fills with whatever the customer types when asked for them
     free_text_slots: tuple[str, ...] = ()
+    #: True for flows that change the account or an order: a customer verified only by their
+    #: phone number confirms the email on the account first (a second factor)
+    changes_account: bool = False
 
     @abstractmethod
     def name(self) -> Text:
@@ -79,12 +82,21 @@ class SupportFormValidator(FormValidationAction):
     ) -> List[EventType]:
         identity = await ensure_identity_events(tracker)
         tracker.add_slots(identity)
+        if self.changes_account and needs_second_factor(tracker) and tracker.get_slot("customer_email") \
+                and tracker.get_slot("requested_slot") != "customer_email" and not self._email_in_message(tracker):
+            # an email given earlier was never checked against the account: ask for it now
+            identity.append(SlotSet("customer_email", None))
+            tracker.slots["customer_email"] = None
         events = identity + await super().run(dispatcher, tracker, domain)
         if tracker.get_slot("verified") and not tracker.get_slot("flow_blocked"):
             blocked = await self.check_account(dispatcher, tracker)
             if blocked:
                 events.extend(SlotSet(key, value) for key, value in blocked.items())
         return events
+
+    @staticmethod
+    def _email_in_message(tracker: Tracker) -> bool:
+        return any(e.get("entity") == "email" for e in (tracker.latest_message or {}).get("entities") or [])
 
     async def check_account(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> Optional[Dict[str, Any]]:
         """Flow-specific check of the verified customer's account; a dict result blocks the flow."""
@@ -101,7 +113,8 @@ class SupportFormValidator(FormValidationAction):
             return []
         slots = list(domain_slots)
         if tracker.get_slot("verified"):
-            slots = [slot for slot in slots if slot != "customer_email"]
+            if not (self.changes_account and needs_second_factor(tracker)):
+                slots = [slot for slot in slots if slot != "customer_email"]
             if not self.order_is_subject:
                 slots = [slot for slot in slots if slot != "order_id"]
         return slots
@@ -223,6 +236,20 @@ class SupportFormValidator(FormValidationAction):
         dispatcher.utter_message(text=f"Thanks{', ' + first_name if first_name else ''}, you're verified.")
         return slots
 
+    async def _second_factor(self, dispatcher: CollectingDispatcher, tracker: Tracker, email: str) -> Dict[str, Any]:
+        """A phone-verified customer confirms the email on their account before a change."""
+        if not EMAIL_RE.fullmatch(email):
+            return self.identity_failure(dispatcher, tracker, "That doesn't look like an email address. Could you type it again?", "customer_email")
+        try:
+            customer = await get_client().get_customer(str(tracker.get_slot("customer_id")))
+        except BackendError:
+            return self.backend_down(dispatcher)
+        if (customer.get("email") or "").strip().lower() != email.lower():
+            return self.identity_failure(
+                dispatcher, tracker, "Sorry, that isn't the email address on your account. Could you try again?", "customer_email")
+        dispatcher.utter_message(text="Thanks, that matches your account.")
+        return {"customer_email": email, "second_factor": True, "identity_failures": 0.0}
+
     async def extract_customer_email(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
@@ -235,6 +262,8 @@ class SupportFormValidator(FormValidationAction):
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
         email = str(value or "").strip()
+        if self.changes_account and needs_second_factor(tracker):
+            return await self._second_factor(dispatcher, tracker, email)
         if tracker.get_slot("verified"):
             return {"customer_email": tracker.get_slot("customer_email") or email}
         if not EMAIL_RE.fullmatch(email):
@@ -292,6 +321,7 @@ class ValidateOrderStatusForm(SupportFormValidator):
 
 
 class ValidateCancelOrderForm(SupportFormValidator):
+    changes_account = True
     def name(self) -> Text:
         return "validate_cancel_order_form"
 
@@ -312,6 +342,7 @@ class ValidateCancelOrderForm(SupportFormValidator):
 
 
 class ValidateChangeAddressForm(SupportFormValidator):
+    changes_account = True
     free_text_slots = ("new_address",)
 
     def name(self) -> Text:
@@ -410,6 +441,7 @@ class ValidatePaymentFailedForm(SupportFormValidator):
 
 
 class ValidateUpdatePaymentMethodForm(SupportFormValidator):
+    changes_account = True
     order_is_subject = False
 
     def name(self) -> Text:
@@ -417,6 +449,7 @@ class ValidateUpdatePaymentMethodForm(SupportFormValidator):
 
 
 class ValidateCancelSubscriptionForm(SupportFormValidator):
+    changes_account = True
     order_is_subject = False
 
     def name(self) -> Text:
@@ -440,6 +473,7 @@ class ValidateCancelSubscriptionForm(SupportFormValidator):
 
 
 class ValidateChangePlanForm(SupportFormValidator):
+    changes_account = True
     order_is_subject = False
 
     def name(self) -> Text:
@@ -497,6 +531,7 @@ class ValidateResetPasswordForm(SupportFormValidator):
 
 
 class ValidateAccountLockedForm(SupportFormValidator):
+    changes_account = True
     order_is_subject = False
 
     def name(self) -> Text:
@@ -504,6 +539,7 @@ class ValidateAccountLockedForm(SupportFormValidator):
 
 
 class ValidateUpdateEmailForm(SupportFormValidator):
+    changes_account = True
     order_is_subject = False
 
     def name(self) -> Text:

@@ -24,8 +24,11 @@ def build_app() -> Sanic:
     request_json.install()
     executor = ActionExecutor()
     executor.register_package("actions")
-    app = create_app(executor, cors_origins=os.environ.get("ACTION_SERVER_CORS", "*"))
-    from actions import extensions
+    # no browser calls the action server: CORS stays closed unless configured
+    app = create_app(executor, cors_origins=os.environ.get("ACTION_SERVER_CORS", ""))
+    from actions import extensions, server_auth
+
+    server_auth.attach(app)  # first: every other middleware sees only authenticated requests
 
     extensions.attach(app)
     return app

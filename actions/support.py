@@ -12,11 +12,11 @@ from rasa_sdk.types import DomainDict
 from actions.backend_client import BackendError, get_client
 from actions.flow import SubmitAction, flow_reset_events
 from actions.formatting import day
-from actions.identity import identity_from_metadata
+from actions.identity import IDENTITY_SLOTS, identity_from_metadata
 
 
 class ActionSessionStart(Action):
-    """Start a session; a customer the channel vouches for (logged in, known phone) is verified."""
+    """Start a session; a customer a channel proved (identity token, Twilio-signed number) is verified."""
 
     def name(self) -> Text:
         return "action_session_start"
@@ -24,11 +24,11 @@ class ActionSessionStart(Action):
     async def run(self, dispatcher, tracker, domain) -> List[Dict[Text, Any]]:
         events: List[EventType] = [SessionStarted()]
         # carry_over_slots_to_new_session keeps earlier slots; the channel may vouch again
-        for key in ("customer_id", "customer_name", "customer_tier", "verified", "order_id", "customer_email"):
+        for key in (*IDENTITY_SLOTS, "order_id", "customer_email"):
             value = tracker.get_slot(key)
             if value is not None:
                 events.append(SlotSet(key, value))
-        identity = await identity_from_metadata(tracker)
+        identity = await identity_from_metadata(tracker, include_session_start=True)
         events.extend(SlotSet(key, value) for key, value in (identity or {}).items())
         events.append(ActionExecuted("action_listen"))
         return events

@@ -30,7 +30,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import ValidationAction
 from rasa_sdk.types import DomainDict
 
-from actions import escalation
+from actions import escalation, identity
 from actions.pii import contains_card_number, mask
 
 logger = logging.getLogger(__name__)
@@ -700,6 +700,9 @@ class ActionValidateSlotMappings(ValidationAction):
             except Exception:  # only an earlier start is lost
                 logger.exception("starting the question's embedding failed for %s", tracker.sender_id)
         events: List[EventType] = list(await self.get_extraction_events(dispatcher, tracker, domain))
+        if is_customer_message(tracker):
+            # a token-verified conversation stays verified only while its messages carry that token
+            events += identity.binding_events(tracker)
         if paused:
             from actions.handoff import while_paused
 

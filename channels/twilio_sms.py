@@ -6,7 +6,8 @@ What it does, beyond Rasa's own ``twilio`` channel:
 * answers the webhook at once with empty TwiML and handles the message in the background, so a
   slow turn never runs into Twilio's 15 s webhook timeout; messages from one sender are handled
   one at a time, in order;
-* passes the sender's number as ``{"phone": "+1..."}`` metadata, which the action server uses to
+* passes the sender's number, signed as proven by Twilio's signature (``channels.customer_identity``),
+  in the metadata, which the action server uses to
   recognise the customer; the conversation id is the sender's number;
 * sends the reply through the Twilio REST API (``TWILIO_API_URL``, so tests use a local emulator)
   as one composed reply per turn, split into SMS-sized parts, buttons as numbered options; a reply
@@ -34,7 +35,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from channels import sms_format
+from channels import customer_identity, sms_format
 from channels.redaction import CARD_WARNING, redact_card_numbers
 from channels.twilio_common import TwilioSettings, verify_request, warn_if_unconfigured
 
@@ -323,7 +324,10 @@ class TwilioSmsInput(InputChannel):
         tracker = await agent.tracker_store.retrieve(sender) if agent is not None else None
         payload = sms_format.choice_payload(body, last_buttons(tracker))
         text, redacted = (payload, 0) if payload else redact_card_numbers(body)
-        metadata: Dict[str, Any] = {"phone": sender, "channel": "sms"}
+        # the number is proven by Twilio's signature on the webhook, so it is attested (a weaker
+        # identity than a token: account changes still ask for a second factor)
+        metadata: Dict[str, Any] = customer_identity.with_identity(
+            {"channel": "sms"}, conversation_id=sender, channel=self.name(), phone=sender)
         if redacted:
             metadata["card_number_removed"] = True
         collector = SmsReplyCollector()

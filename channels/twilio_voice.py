@@ -11,7 +11,7 @@ Webhooks (all ``POST``, all refused with 403 without a valid ``X-Twilio-Signatur
   is told the request is recorded and someone will call back.
 
 One call is one conversation (conversation id = ``CallSid``); the caller's number goes to the
-bot as ``{"phone": "+1..."}`` metadata so the action server recognises the customer.
+bot, signed as proven by Twilio's signature, so the action server recognises the customer.
 
 A turn: the caller's speech (card numbers removed) or chosen option goes to Rasa; the bot's
 messages are spoken (``voice_format.speakable``) inside a ``<Gather input="speech dtmf">``,
@@ -37,7 +37,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from channels import voice_format
+from channels import customer_identity, voice_format
 from channels.redaction import redact_card_numbers
 from channels.twilio_common import TwilioSettings, verify_request, warn_if_unconfigured
 
@@ -215,8 +215,8 @@ class TwilioVoiceInput(InputChannel):
                     phone: Optional[str], text: str, redacted: bool = False) -> Tuple[List[Dict[str, Any]], Any]:
         collector = VoiceReplyCollector()
         metadata: Dict[str, Any] = {"channel": "voice", "call_sid": call_sid}
-        if phone:
-            metadata["phone"] = phone
+        if phone:  # proven by Twilio's signature on the webhook: attested as a phone identity
+            metadata = customer_identity.with_identity(metadata, conversation_id=call_sid, channel=self.name(), phone=phone)
         if redacted:
             metadata["card_number_removed"] = True
         await on_new_message(UserMessage(text, collector, call_sid, input_channel=self.name(), metadata=metadata))

@@ -10,7 +10,7 @@ from sanic import Request, Sanic
 from sanic.exceptions import SanicException
 from sanic.response import HTTPResponse, json
 
-from . import routes
+from . import auth, links, routes
 from .config import Settings
 from .dates import Clock
 from .db import Database
@@ -40,6 +40,8 @@ def create_app(settings: Settings | None = None, name: str = "brightcart_backend
     app.ctx.db = database
     app.ctx.clock = Clock(settings.today)
 
+    auth.attach(app, settings.api_key, settings.admin_key)
+    links.configure(settings.admin_key)  # first: nothing runs unauthenticated
     routes.register(app)
     app.static("/static", STATIC_DIR, name="static")
     app.exception(Exception)(_handle_error)

@@ -20,6 +20,8 @@ class Settings:
     db_path: Path
     today: date
     public_url: str
+    api_key: str = ""
+    admin_key: str = ""
     seed: int = SEED
 
     @classmethod
@@ -33,4 +35,5 @@ class Settings:
         # customer's browser, so a wildcard bind address is replaced by loopback.
         link_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
         public_url = env.get("BACKEND_PUBLIC_URL", f"http://{link_host}:{port}").rstrip("/")
-        return cls(host=host, port=port, db_path=db_path, today=today, public_url=public_url)
+        return cls(host=host, port=port, db_path=db_path, today=today, public_url=public_url,
+                   api_key=env.get("BACKEND_API_KEY", ""), admin_key=env.get("BACKEND_ADMIN_KEY", ""))

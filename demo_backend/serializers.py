@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from . import policies
+from . import links, policies
 from .catalog import PLANS
 from .db import loads
 from .ids import invoice_number_for
@@ -104,11 +104,11 @@ def refund(row: Row) -> dict[str, Any]:
 
 
 def label_url(public_url: str, return_id: str) -> str:
-    return f"{public_url}/labels/{return_id}.pdf"
+    return links.signed(public_url, f"/labels/{return_id}.pdf")
 
 
 def invoice_url(public_url: str, order_id: str) -> str:
-    return f"{public_url}/invoices/{invoice_number_for(order_id)}.pdf"
+    return links.signed(public_url, f"/invoices/{invoice_number_for(order_id)}.pdf")
 
 
 def return_(row: Row, public_url: str) -> dict[str, Any]:

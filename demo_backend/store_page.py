@@ -1,12 +1,15 @@
 """The demo Brightcart store page (GET /). Deliberately plain HTML: another module adds the chat
 widget through ``#chat-root`` and ``/static/chat/widget.js``, and it reads the signed-in demo
-customer from the ``data-customer-*`` attributes on ``<body>``."""
+customer from the ``data-customer-*`` attributes on ``<body>``, and the proof of who that is from
+``data-identity-token`` (a short-lived JWT the store signs, ``demo_backend.identity_token``)."""
 
 from __future__ import annotations
 
 import os
 from html import escape
 from typing import Any, Sequence
+
+from . import identity_token
 
 DEMO_LOGINS: tuple[tuple[str, str], ...] = (
     ("C0001", "Jane Doe"),
@@ -68,9 +71,11 @@ def render(customer: dict[str, Any] | None, products: Sequence[dict[str, Any]]) 
         who = (f'Signed in as <strong>{escape(customer["name"])}</strong>'
                f' <span class="badge plan">{escape((customer.get("plan") or "free").title())}'
                " member</span>")
+        token = identity_token.issue(customer["id"])
         body_attrs = (f' data-customer-id="{escape(customer["id"])}"'
                       f' data-customer-name="{escape(customer["name"])}"'
-                      f' data-customer-email="{escape(customer["email"])}"')
+                      f' data-customer-email="{escape(customer["email"])}"'
+                      + (f' data-identity-token="{escape(token)}"' if token else ""))
         selected = customer["id"]
     else:
         who, body_attrs, selected = "Not signed in", "", GUEST

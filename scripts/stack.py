@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional
 
+from common.secrets_store import ensure_local_secrets
+
 ROOT = Path(__file__).resolve().parent.parent
 APP_PY = ROOT / ".venv" / "bin" / "python"
 RASA_BIN = ROOT / ".venv-rasa" / "bin" / "rasa"
@@ -121,6 +123,9 @@ class StackConfig:
 
     def environment(self) -> Dict[str, str]:
         env = dict(os.environ)
+        # every server authenticates its callers: secrets from the environment, else generated
+        # once into <var>/secrets.env (common/secrets_store.py)
+        env.update(ensure_local_secrets(self.var_dir, env))
         env.update(
             {
                 "BACKEND_URL": self.backend_url,
@@ -145,6 +150,14 @@ class StackConfig:
         return env
 
 
+def site_origins(env: Dict[str, str]) -> List[str]:
+    """The web origins allowed to call Rasa from a browser: CHAT_ALLOWED_ORIGINS (comma-separated),
+    else the store page (BACKEND_URL), which embeds the chat widget."""
+    configured = env.get("CHAT_ALLOWED_ORIGINS") or env.get("BACKEND_URL") or "http://127.0.0.1:8000"
+    origins = [o.strip().rstrip("/") for o in configured.split(",") if o.strip()]
+    return origins + [o.replace("://127.0.0.1", "://localhost") for o in origins if "://127.0.0.1" in o]
+
+
 def rasa_env(env: Dict[str, str]) -> Dict[str, str]:
     """Rasa's environment: one BLAS thread (``RASA_BLAS_THREADS``). Rasa handles every conversation
     on one event loop, and the intent classifier's MiniLM encoder multiplies small matrices: under
@@ -167,16 +180,17 @@ class Stack:
     def __init__(self, config: StackConfig) -> None:
         self.config = config
         env = config.environment()
+        self.env = env  # what the processes were started with, secrets included (tests read them)
         logs = config.var_dir / "logs"
-        token = env.get("RASA_API_TOKEN", "")
+        token = env["RASA_API_TOKEN"]
+        # Rasa's HTTP API needs the token; browsers may call it only from the store's origins
         rasa_cmd = [
-            str(RASA_BIN), "run", "--enable-api", "--cors", "*",
+            str(RASA_BIN), "run", "--enable-api", "--auth-token", token,
+            "--cors", *site_origins(env),
             "--port", str(config.rasa_port), "--interface", "127.0.0.1",
             "--model", str(config.model), "--endpoints", env.get("RASA_ENDPOINTS", "endpoints.yml"),
             "--credentials", env.get("RASA_CREDENTIALS", "credentials.yml"),
         ]
-        if token:
-            rasa_cmd += ["--auth-token", token]
         self.services = [
             Service("demo backend", [str(APP_PY), "-m", "demo_backend"], f"{config.backend_url}/health", env, logs / "backend.log", 60),
             Service("action server", [str(APP_PY), "-m", "actions.server"], f"http://127.0.0.1:{config.action_port}/health",

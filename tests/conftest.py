@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import sys
+import urllib.parse
 import urllib.request
 import uuid
 from pathlib import Path
@@ -36,20 +37,36 @@ def latest_model() -> Path:
 
 
 class RestChat:
-    """Talks to Rasa's REST channel the way a client integration would."""
+    """Talks to Rasa's REST channel the way a client integration would.
 
-    def __init__(self, rasa_url: str, sender: Optional[str] = None) -> None:
+    ``api_token`` is Rasa's HTTP API token (for reading the tracker, as an operator would);
+    ``identity_token`` is the signed identity JWT of a signed-in customer, sent with every message.
+    """
+
+    def __init__(self, rasa_url: str, sender: Optional[str] = None, api_token: Optional[str] = None,
+                 identity_token: Optional[str] = None) -> None:
         self.rasa_url = rasa_url
         self.sender = sender or f"test-{uuid.uuid4().hex[:10]}"
+        self.api_token = api_token
+        self.identity_token = identity_token
+
+    @classmethod
+    def for_stack(cls, stack: Stack, sender: Optional[str] = None, customer_id: Optional[str] = None) -> "RestChat":
+        """A chat with the stack's API token; signed in as ``customer_id`` when given."""
+        from tests.support.identity import hs256_token
+
+        token = hs256_token(stack.env["IDENTITY_JWT_SECRET"], customer_id) if customer_id else None
+        return cls(stack.config.rasa_url, sender, api_token=stack.env["RASA_API_TOKEN"], identity_token=token)
 
     def send(self, text: str, metadata: Optional[Dict[str, Any]] = None) -> List[Dict[str, Any]]:
         body: Dict[str, Any] = {"sender": self.sender, "message": text}
         if metadata:
             body["metadata"] = metadata
+        headers = {"Content-Type": "application/json"}
+        if self.identity_token:
+            headers["Authorization"] = f"Bearer {self.identity_token}"
         request = urllib.request.Request(
-            f"{self.rasa_url}/webhooks/rest/webhook",
-            data=json.dumps(body).encode(),
-            headers={"Content-Type": "application/json"},
+            f"{self.rasa_url}/webhooks/rest/webhook", data=json.dumps(body).encode(), headers=headers,
         )
         with urllib.request.urlopen(request, timeout=60) as response:
             return json.loads(response.read())
@@ -59,8 +76,14 @@ class RestChat:
         return "\n".join(m.get("text", "") for m in self.send(text, metadata) if m.get("text"))
 
     def tracker(self) -> Dict[str, Any]:
-        with urllib.request.urlopen(f"{self.rasa_url}/conversations/{self.sender}/tracker", timeout=30) as response:
-            return json.loads(response.read())
+        return rasa_tracker(self.rasa_url, self.sender, self.api_token)
+
+
+def rasa_tracker(rasa_url: str, sender: str, api_token: Optional[str]) -> Dict[str, Any]:
+    """GET /conversations/<sender>/tracker with Rasa's API token."""
+    query = f"?token={urllib.parse.quote(api_token)}" if api_token else ""
+    with urllib.request.urlopen(f"{rasa_url}/conversations/{urllib.parse.quote(sender)}/tracker{query}", timeout=30) as response:
+        return json.loads(response.read())
 
 
 @pytest.fixture(scope="session")
@@ -91,4 +114,4 @@ def stack(stack_var_dir: Path) -> Iterator[Stack]:
 
 @pytest.fixture
 def chat(stack: Stack) -> RestChat:
-    return RestChat(stack.config.rasa_url)
+    return RestChat.for_stack(stack)

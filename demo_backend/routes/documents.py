@@ -5,8 +5,8 @@ from __future__ import annotations
 from sanic import Blueprint, Request
 from sanic.response import raw
 
-from .. import repo, serializers, validation
-from ..errors import not_found
+from .. import links, repo, serializers, validation
+from ..errors import forbidden, not_found
 from ..ids import order_id_for_invoice
 from ..pdf import simple_pdf
 from ..web import db
@@ -14,7 +14,9 @@ from ..web import db
 bp = Blueprint("documents")
 
 
-def _strip_pdf(name: str, kind: str) -> str:
+def _strip_pdf(request: Request, name: str, kind: str) -> str:
+    if not links.valid(request.path, request.args.get("sig")):
+        raise forbidden("invalid_link", f"This {kind} link is not valid; ask for the {kind} again to get a new link.")
     if not name.endswith(".pdf"):
         raise not_found(kind, name)
     return name[: -len(".pdf")]
@@ -27,7 +29,7 @@ def _pdf(data: bytes, filename: str):
 
 @bp.get("/labels/<name>")
 async def return_label(request: Request, name: str):
-    return_id = validation.return_id(_strip_pdf(name, "return label"))
+    return_id = validation.return_id(_strip_pdf(request, name, "return label"))
     with db(request).read() as conn:
         row = conn.execute("SELECT * FROM returns WHERE id = ?", (return_id,)).fetchone()
         if row is None:
@@ -47,7 +49,7 @@ async def return_label(request: Request, name: str):
 
 @bp.get("/invoices/<name>")
 async def invoice_pdf(request: Request, name: str):
-    number = validation.invoice_number(_strip_pdf(name, "invoice"))
+    number = validation.invoice_number(_strip_pdf(request, name, "invoice"))
     order_id = order_id_for_invoice(number)
     with db(request).read() as conn:
         order = repo.order_row(conn, order_id)

@@ -6,6 +6,7 @@ a CollectingDispatcher), and their returned events and messages are checked exac
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional
 
@@ -18,6 +19,9 @@ from scripts.stack import APP_PY, Service, free_port
 def backend_url(tmp_path_factory) -> Iterator[str]:
     var = tmp_path_factory.mktemp("actions-backend")
     port = free_port()
+    # the backend's keys; the actions' client reads BACKEND_API_KEY from the environment
+    os.environ.setdefault("BACKEND_API_KEY", secrets.token_urlsafe(16))
+    os.environ.setdefault("BACKEND_ADMIN_KEY", secrets.token_urlsafe(16))
     env = dict(os.environ, BACKEND_PORT=str(port), BACKEND_DB=str(var / "backend.sqlite3"), PYTHONPATH=str(Path.cwd()))
     service = Service("demo backend", [str(APP_PY), "-m", "demo_backend"], f"http://127.0.0.1:{port}/health", env, var / "backend.log", 60)
     service.start()
@@ -82,3 +86,13 @@ def load_domain() -> Dict[str, Any]:
     if not DOMAIN:
         DOMAIN = yaml.safe_load((Path(__file__).resolve().parents[2] / "domain.yml").read_text())
     return DOMAIN
+
+
+def backend_get(url: str, admin: bool = False) -> Any:
+    """GET a backend URL with the key the action server (or an admin) sends; the parsed JSON."""
+    import json
+    import urllib.request
+
+    key = os.environ["BACKEND_ADMIN_KEY" if admin else "BACKEND_API_KEY"]
+    with urllib.request.urlopen(urllib.request.Request(url, headers={"X-Api-Key": key}), timeout=10) as response:
+        return json.loads(response.read())

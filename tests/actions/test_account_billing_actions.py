@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import urllib.request
 
+import pytest
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import account, billing, forms, handoff, support
-from tests.actions.conftest import load_domain, make_tracker
+from tests.actions.conftest import backend_get, load_domain, make_tracker
 from tests.actions.test_order_actions import JANE, run, slot_events, texts
 
 
@@ -85,8 +87,7 @@ async def test_update_email_with_verification_code(backend_url):
     assert result == {"new_email": "new.address@example.net"}
     wrong = await validator.validate_verification_code("000000", CollectingDispatcher(), make_tracker(slots), load_domain())
     assert wrong["verification_code"] is None
-    with urllib.request.urlopen(f"{backend_url}/api/admin/outbox") as r:
-        outbox = json.loads(r.read())
+    outbox = backend_get(f"{backend_url}/api/admin/outbox", admin=True)
     messages = outbox.get("messages", outbox) if isinstance(outbox, dict) else outbox
     code = next(re.search(r"\b(\d{6})\b", json.dumps(m)).group(1) for m in reversed(messages) if "new.address@example.net" in json.dumps(m))
     ok = await validator.validate_verification_code(code, CollectingDispatcher(), make_tracker(slots), load_domain())
@@ -114,17 +115,48 @@ async def test_handoff_creates_ticket_and_pauses():
     assert slot_events(events)["handoff_ticket_id"].startswith("T-")
 
 
-async def test_session_start_verifies_logged_in_customer():
-    tracker = make_tracker({"session_started_metadata": {"customer_id": "C0002"}})
+def _attested(sender: str, **identity) -> dict:
+    """Metadata carrying what a channel proved, signed as the Rasa channels sign it."""
+    from common import attestation
+
+    method = "token" if identity.get("customer_id") else "phone"
+    return {"identity": attestation.attest(os.environ["CHANNEL_SECRET"], conversation_id=sender, channel="rest", method=method, **identity)}
+
+
+async def test_session_start_verifies_a_customer_the_channel_proved(monkeypatch):
+    monkeypatch.setenv("CHANNEL_SECRET", "test-channel-secret")
+    tracker = make_tracker({"session_started_metadata": _attested("s-token", customer_id="C0002")}, sender_id="s-token")
     dispatcher, events = await run(support.ActionSessionStart(), tracker)
     assert events[0]["event"] == "session_started"
-    assert slot_events(events)["customer_id"] == "C0002" and slot_events(events)["verified"] is True
+    slots = slot_events(events)
+    assert slots["customer_id"] == "C0002" and slots["verified"] is True and slots["identity_method"] == "token"
 
 
-async def test_session_start_maps_caller_phone():
-    tracker = make_tracker({"session_started_metadata": {"phone": "+15555550101"}})
+async def test_session_start_maps_a_proven_caller_phone(monkeypatch):
+    monkeypatch.setenv("CHANNEL_SECRET", "test-channel-secret")
+    tracker = make_tracker({"session_started_metadata": _attested("s-phone", phone="+15555550101")}, sender_id="s-phone")
     _, events = await run(support.ActionSessionStart(), tracker)
-    assert slot_events(events)["customer_id"] == "C0001"
+    assert slot_events(events)["customer_id"] == "C0001" and slot_events(events)["identity_method"] == "phone"
+
+
+@pytest.mark.parametrize("metadata", [
+    {"customer_id": "C0002"},                      # what a client could always write
+    {"phone": "+15555550101"},
+    {"identity": {"method": "token", "customer_id": "C0002", "conversation_id": "s-forged", "channel": "rest",
+                  "phone": None, "issued_at": 0, "signature": "0" * 64}},   # forged signature
+])
+async def test_session_start_ignores_identity_nobody_proved(monkeypatch, metadata):
+    monkeypatch.setenv("CHANNEL_SECRET", "test-channel-secret")
+    tracker = make_tracker({"session_started_metadata": metadata}, sender_id="s-forged")
+    _, events = await run(support.ActionSessionStart(), tracker)
+    assert "customer_id" not in slot_events(events) and not slot_events(events).get("verified")
+
+
+async def test_an_attestation_from_another_conversation_does_not_verify(monkeypatch):
+    monkeypatch.setenv("CHANNEL_SECRET", "test-channel-secret")
+    tracker = make_tracker({"session_started_metadata": _attested("victim", customer_id="C0002")}, sender_id="attacker")
+    _, events = await run(support.ActionSessionStart(), tracker)
+    assert not slot_events(events).get("verified")
 
 
 async def test_yes_after_an_offer_of_a_person_hands_off_and_otherwise_asks_how_to_help():

@@ -2,15 +2,12 @@
 refunds, invoices, and the form validators that guard them."""
 from __future__ import annotations
 
-import json
-import urllib.request
-
 import pytest
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import backend_client, forms, orders
 from actions.orders import parse_address
-from tests.actions.conftest import load_domain, make_tracker
+from tests.actions.conftest import backend_get, load_domain, make_tracker
 
 JANE = {"customer_id": "C0001", "verified": True, "customer_name": "Jane Doe", "customer_tier": "standard"}
 
@@ -26,10 +23,9 @@ def slot_events(events) -> dict:
 def find_order(backend_url: str, status: str, skip: tuple = ()) -> dict:
     """A generated order in the given state (the well-known fixtures are kept for other tests)."""
     for n in range(5, 61):
-        with urllib.request.urlopen(f"{backend_url}/api/customers/C{n:04d}/orders") as r:
-            for order in json.loads(r.read())["orders"]:
-                if order["status"] == status and order["id"] not in skip and int(order["id"][3:]) >= 200000:
-                    return order
+        for order in backend_get(f"{backend_url}/api/customers/C{n:04d}/orders")["orders"]:
+            if order["status"] == status and order["id"] not in skip and int(order["id"][3:]) >= 200000:
+                return order
     pytest.fail(f"no generated order with status {status}")
 
 
@@ -151,8 +147,7 @@ async def test_change_address(backend_url):
     slots = {"customer_id": order["customer_id"], "verified": True, "order_id": order["id"], "new_address": "1 New Road, Austin, 73301, US", "confirmed": True}
     dispatcher, _ = await run(orders.ActionChangeAddress(), make_tracker(slots))
     assert "will now go to 1 New Road" in texts(dispatcher)
-    with urllib.request.urlopen(f"{backend_url}/api/orders/{order['id']}") as r:
-        assert json.loads(r.read())["shipping_address"]["city"] == "Austin"
+    assert backend_get(f"{backend_url}/api/orders/{order['id']}")["shipping_address"]["city"] == "Austin"
 
 
 async def test_invalid_address_is_asked_again():

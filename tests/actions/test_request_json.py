@@ -8,7 +8,7 @@ import math
 import pytest
 
 from actions import request_json
-from tests.support.http import post_json
+from tests.support.http import post_json, rasa_headers
 
 BODIES = [
     '{"next_action": "action_order_status", "tracker": {"events": [{"event": "user", "text": "wo ist meine Bestellung \\u00e4 \\ud83d\\ude00", '
@@ -76,9 +76,9 @@ def test_action_server_parses_with_it(stack) -> None:
     """Over HTTP: a malformed body is a 400 with a message, a body only Python's json accepts is
     parsed (the unknown action is then reported by name), a normal one likewise."""
     url = stack.config.action_url
-    status, answer = post_json(url, b'{"next_action": "action_x", "tracker": ', timeout=30)
+    status, answer = post_json(url, b'{"next_action": "action_x", "tracker": ', timeout=30, headers=rasa_headers(stack))
     assert status == 400 and answer["description"] == "Bad Request" and "parsing body as json" in answer["message"]
     for body in (b'{"next_action": "action_does_not_exist", "tracker": {"events": [], "slots": {"x": NaN}}}',
                  b'{"next_action": "action_does_not_exist", "tracker": {"events": []}, "n": 123456789012345678901234567890}'):
-        status, answer = post_json(url, body, timeout=30)
+        status, answer = post_json(url, body, timeout=30, headers=rasa_headers(stack))
         assert status == 404 and answer["action_name"] == "action_does_not_exist", answer

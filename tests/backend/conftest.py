@@ -37,11 +37,11 @@ def mutable_backend() -> Iterator[BackendProcess]:
 
 @pytest.fixture(scope="session")
 def api(backend: BackendProcess) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=backend.url, timeout=10) as client:
+    with httpx.Client(base_url=backend.url, timeout=10, headers=backend.headers(admin=True)) as client:
         yield client
 
 
 @pytest.fixture(scope="module")
 def mapi(mutable_backend: BackendProcess) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=mutable_backend.url, timeout=10) as client:
+    with httpx.Client(base_url=mutable_backend.url, timeout=10, headers=mutable_backend.headers(admin=True)) as client:
         yield client

@@ -24,7 +24,7 @@ from tests.support.backend_process import free_port
 
 @pytest_asyncio.fixture
 async def client(mutable_backend) -> AsyncIterator[BackendClient]:
-    c = BackendClient(base_url=mutable_backend.url, timeout=5)
+    c = BackendClient(base_url=mutable_backend.url, timeout=5, api_key=mutable_backend.api_key)
     yield c
     await c.aclose()
 
@@ -89,7 +89,7 @@ async def test_order_changes(client: BackendClient) -> None:
 @pytest.mark.asyncio
 async def test_returns_and_cases(client: BackendClient) -> None:
     ret = await client.create_return("BC-100011", "too big", skus=["OUT-503"])
-    assert ret["id"].startswith("RT-") and ret["label_url"].endswith(f"/labels/{ret['id']}.pdf")
+    assert ret["id"].startswith("RT-") and f"/labels/{ret['id']}.pdf?sig=" in ret["label_url"]
     case = await client.create_case("BC-100020", "wrong_item", "Got sunscreen SPF 30", "refund")
     assert case["kind"] == "wrong_item" and case["refund"]["status"] == "pending"
 
@@ -111,7 +111,7 @@ async def test_email_change_round_trip(client: BackendClient, mutable_backend) -
     requested = await client.request_email_change("C0001", "jane.new@example.org")
     assert requested["verification_sent_to"] == "jane.new@example.org"
     messages = httpx.get(mutable_backend.url + "/api/admin/outbox",
-                         params={"to": "jane.new@example.org"}).json()["messages"]
+                         params={"to": "jane.new@example.org"}, headers=mutable_backend.headers(admin=True)).json()["messages"]
     code = messages[0]["data"]["code"]
     with pytest.raises(BadRequest) as wrong:
         await client.confirm_email_change("C0001", "999999" if code != "999999" else "000000")
@@ -270,7 +270,7 @@ def test_get_client_is_shared_and_configured_from_env(monkeypatch) -> None:
 
 @pytest.mark.asyncio
 async def test_shared_client_survives_a_new_event_loop(mutable_backend, monkeypatch) -> None:
-    monkeypatch.setattr(backend_client, "_client", BackendClient(base_url=mutable_backend.url))
+    monkeypatch.setattr(backend_client, "_client", BackendClient(base_url=mutable_backend.url, api_key=mutable_backend.api_key))
     shared = backend_client.get_client()
     assert (await shared.health())["status"] == "ok"
     # Use it from another event loop (as the next test's loop would), then come back.

@@ -77,8 +77,9 @@ def test_unknown_ticket_and_route(api: httpx.Client) -> None:
     assert_error(api.get("/api/tickets/T-99999"), 404, "not_found")
     assert_error(api.get("/api/tickets/99999"), 400, "invalid_ticket_id")
     assert_error(api.get("/api/nothing-here"), 404, "not_found")
-    assert_error(api.get("/labels/RT-99999.pdf"), 404)
-    assert_error(api.get("/invoices/INV-999999.pdf"), 404)
+    # document links must be signed: a guessed one is refused before anything is looked up
+    assert_error(api.get("/labels/RT-99999.pdf"), 403, "invalid_link")
+    assert_error(api.get("/invoices/INV-999999.pdf"), 403, "invalid_link")
     assert_error(api.delete("/api/orders/BC-100001"), 405)
 
 

@@ -159,10 +159,14 @@ def test_subscription(api: httpx.Client) -> None:
 def test_invoice(api: httpx.Client, backend) -> None:
     invoice = get(api, "/api/orders/BC-100003/invoice")
     assert invoice["invoice_number"] == "INV-100003"
-    assert invoice["url"] == f"{backend.url}/invoices/INV-100003.pdf"
-    pdf = api.get(invoice["url"])
+    assert invoice["url"].startswith(f"{backend.url}/invoices/INV-100003.pdf?sig=")
+    pdf = httpx.get(invoice["url"])  # the customer's browser: no key, the signed link is enough
     assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
     assert pdf.content.startswith(b"%PDF") and b"INV-100003" in pdf.content
+    # the same document without the signature, or with another document's, is refused
+    assert httpx.get(invoice["url"].split("?")[0]).status_code == 403
+    other = invoice["url"].replace("INV-100003", "INV-100002")
+    assert httpx.get(other).status_code == 403
 
 
 def test_seeded_ticket_and_status(api: httpx.Client) -> None:

@@ -73,6 +73,6 @@ def test_two_fresh_backends_serve_the_same_data(backend, mutable_backend) -> Non
     # mutable_backend is fresh for this module and this test changes nothing.
     for path in ("/api/customers/C0042/orders", "/api/orders/BC-200150", "/api/tickets/T-10030",
                  "/api/customers/C0017/payments"):
-        a = httpx.get(backend.url + path).json()
-        b = httpx.get(mutable_backend.url + path).json()
+        a = httpx.get(backend.url + path, headers=backend.headers()).json()
+        b = httpx.get(mutable_backend.url + path, headers=mutable_backend.headers()).json()
         assert a == b, path

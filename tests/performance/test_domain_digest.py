@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 
 from tests.performance.rasa_script import run_in_rasa_env
-from tests.support.http import post_json
+from tests.support.http import post_json, rasa_headers
 
 SCRIPT = r'''
 import asyncio, json
@@ -116,9 +116,9 @@ def test_real_action_server_keeps_the_domain_for_its_digest(stack) -> None:
                "latest_action_name": "action_listen"}
     base = {"next_action": "action_reset_flow", "sender_id": "digest-test", "tracker": tracker, "version": "3.6.21"}
     url = stack.config.action_url
-    status, _ = post_json(url, json.dumps({**base, "domain": domain, "domain_digest": "test-digest-1"}).encode())
+    status, _ = post_json(url, json.dumps({**base, "domain": domain, "domain_digest": "test-digest-1"}).encode(), headers=rasa_headers(stack))
     assert status == 200
-    status, answer = post_json(url, json.dumps({**base, "domain_digest": "test-digest-1"}).encode())
+    status, answer = post_json(url, json.dumps({**base, "domain_digest": "test-digest-1"}).encode(), headers=rasa_headers(stack))
     assert status == 200 and isinstance(answer.get("events"), list)
-    status, answer = post_json(url, json.dumps({**base, "domain_digest": "some-other-digest"}).encode())
+    status, answer = post_json(url, json.dumps({**base, "domain_digest": "some-other-digest"}).encode(), headers=rasa_headers(stack))
     assert status == 449 and answer["action_name"] == "action_reset_flow"

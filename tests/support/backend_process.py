@@ -15,6 +15,7 @@ otherwise, so this also works from tests running under another interpreter.
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -62,9 +63,16 @@ class BackendProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    api_key: str = ""
+    admin_key: str = ""
+
     def env(self) -> dict[str, str]:
         """Environment variables that point a client (actions/backend_client.py) at it."""
-        return {"BACKEND_URL": self.url}
+        return {"BACKEND_URL": self.url, "BACKEND_API_KEY": self.api_key}
+
+    def headers(self, admin: bool = False) -> dict[str, str]:
+        """The key header an authorised caller sends (the action server's, or the admin's)."""
+        return {"X-Api-Key": self.admin_key if admin else self.api_key}
 
     def log(self) -> str:
         """Everything the backend has printed so far (one line per request)."""
@@ -118,6 +126,8 @@ def start_backend(
         "BACKEND_PORT": str(port),
         "BACKEND_DB": str(db_path),
         "PYTHONUNBUFFERED": "1",
+        "BACKEND_API_KEY": secrets.token_urlsafe(16),
+        "BACKEND_ADMIN_KEY": secrets.token_urlsafe(16),
     })
     env.pop("BACKEND_PUBLIC_URL", None)
     if today:
@@ -134,7 +144,8 @@ def start_backend(
         stdin=subprocess.DEVNULL,
     )
     backend = BackendProcess(port=port, db_path=db_path, log_path=log_path, process=process,
-                             workdir=workdir, _log_file=log_file)
+                             workdir=workdir, _log_file=log_file,
+                             api_key=env["BACKEND_API_KEY"], admin_key=env["BACKEND_ADMIN_KEY"])
     try:
         _wait_healthy(backend, timeout)
     except BaseException:

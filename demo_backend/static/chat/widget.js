@@ -2,11 +2,12 @@
  * Brightcart chat widget: a small vanilla-JS client for Rasa's Socket.IO channel.
  *
  * The store page provides <div id="chat-root" data-socket-url="http://rasa-host:5005"> and, for a
- * signed-in customer, <body data-customer-id="C0001">. The widget
+ * signed-in customer, <body data-customer-id="C0001" data-identity-token="<JWT>">. The widget
  *   - loads its CSS and the vendored socket.io client from its own folder (no CDN, works offline);
  *   - keeps the Rasa session id and the visible history in localStorage, and asks Rasa for the
  *     same session on every (re)connect (session_request), so a reload continues the conversation;
- *   - sends every message with customData {customer_id}, so the bot knows who is signed in;
+ *   - proves who is signed in with the page's short-lived signed identity token, sent when the
+ *     socket connects (auth.identity_token); the server never takes a customer id from the client;
  *   - renders text (links clickable), buttons / quick replies and images, shows a typing
  *     indicator while the bot is working, and a notice when the connection drops and returns;
  *   - always offers "Talk to a person" (sends /request_human).
@@ -26,6 +27,7 @@
     location.protocol + "//" + location.hostname + ":5005";
   var socketPath = root.getAttribute("data-socket-path") || pageConfig.socketPath || "/socket.io";
   var customerId = document.body.getAttribute("data-customer-id") || null;
+  var identityToken = document.body.getAttribute("data-identity-token") || null;
   var customerName = document.body.getAttribute("data-customer-name") || "";
 
   var STORE_KEY = "brightcart.chat.v1";
@@ -252,7 +254,6 @@
     clearQuickReplies();
     remember({ from: "user", text: shownAs || text, ts: Date.now() }, false);
     var message = { message: text, session_id: state.sessionId };
-    if (customerId) message.customData = { customer_id: customerId };
     socket.emit("user_uttered", message);
     setTyping(true);
     return true;
@@ -282,7 +283,8 @@
   function connect() {
     setReady(false);
     socket = window.io(socketUrl, { path: socketPath, transports: ["websocket", "polling"],
-      reconnectionDelay: 1000, reconnectionDelayMax: 5000 });
+      reconnectionDelay: 1000, reconnectionDelayMax: 5000,
+      auth: identityToken ? { identity_token: identityToken } : {} });
     socket.on("connect", function () {
       socket.emit("session_request", { session_id: state.sessionId });
     });
