@@ -15,6 +15,8 @@ export RASA_TELEMETRY_ENABLED := false
 export ACTION_SERVER_URL ?= http://127.0.0.1:5055/webhook
 export RASA_TRACKER_DB ?= var/rasa_tracker.db
 export RASA_EVENTS_DB ?= var/rasa_events.db
+# endpoints.yml sends it to the action server; empty for commands that never call actions
+export ACTION_SERVER_TOKEN ?=
 
 .PHONY: run test envs train ingest locks bench validate shell clean nlu-eval kb-eval chromium widget
 
@@ -60,7 +62,10 @@ kb-eval: ingest
 	PYTHONPATH=. $(APP_PY) -m actions.knowledge.evaluate --report reports/knowledge_eval.json
 
 ## make shell: chat in the terminal with the running stack's model and action server
+# (the action server answers Rasa only with its token: read from var/secrets.env, written by make run)
 shell: envs
+	@test -f var/secrets.env || { echo "start the assistant with 'make run' first (it creates var/secrets.env)"; exit 1; }
+	set -a && . var/secrets.env && set +a && \
 	ACTION_SERVER_URL=http://127.0.0.1:5055/webhook RASA_TRACKER_DB=var/shell_tracker.db RASA_EVENTS_DB=var/rasa_events.db PYTHONPATH=. \
 	  $(RASA) shell --model models --endpoints endpoints.yml
 

@@ -61,9 +61,23 @@ def attach(app: Sanic) -> None:
             return None
         if path in RASA_PATHS:
             if _matches(request.headers.get(ACTION_TOKEN_HEADER), tokens["ACTION_SERVER_TOKEN"]):
-                return None
+                return _malformed_call(request) if path == "/webhook" and request.method == "POST" else None
             logger.warning("refused %s %s without Rasa's action token", request.method, path)
             return json({"error": "unauthorized", "message": f"{path} answers Rasa only ({ACTION_TOKEN_HEADER} missing or wrong)."}, status=401)
         if _matches(bearer(request), tokens["OPS_TOKEN"]):
             return None
         return json({"error": "unauthorized", "message": "This endpoint needs the operators' token (Authorization: Bearer)."}, status=401)
+
+
+def _malformed_call(request: Any) -> Optional[HTTPResponse]:
+    """rasa-sdk answers a body that is JSON but not an action call (a list, ``null``) with a 500;
+    it is the caller's mistake, so it gets a 400 here. Unparsable bodies are left to rasa-sdk,
+    which already answers them with a 400."""
+    try:
+        body = request.json
+    except Exception:  # noqa: BLE001 - rasa-sdk reports unparsable bodies itself
+        return None
+    if not isinstance(body, dict) or not isinstance(body.get("next_action", ""), str) \
+            or not isinstance(body.get("tracker", {}), dict):
+        return json({"error": "bad_request", "message": "An action call is a JSON object with next_action (a string) and tracker (an object)."}, status=400)
+    return None

@@ -36,6 +36,11 @@ def latest_model() -> Path:
     return models[-1]
 
 
+def api_token_query(stack: Stack) -> str:
+    """``token=...`` for Rasa's HTTP API (it takes the token as a query parameter)."""
+    return "token=" + urllib.parse.quote(stack.env["RASA_API_TOKEN"])
+
+
 class RestChat:
     """Talks to Rasa's REST channel the way a client integration would.
 
@@ -82,7 +87,8 @@ class RestChat:
 def rasa_tracker(rasa_url: str, sender: str, api_token: Optional[str]) -> Dict[str, Any]:
     """GET /conversations/<sender>/tracker with Rasa's API token."""
     query = f"?token={urllib.parse.quote(api_token)}" if api_token else ""
-    with urllib.request.urlopen(f"{rasa_url}/conversations/{urllib.parse.quote(sender)}/tracker{query}", timeout=30) as response:
+    # Rasa takes the conversation id from the raw path: "+1555..." must not be percent-encoded
+    with urllib.request.urlopen(f"{rasa_url}/conversations/{sender}/tracker{query}", timeout=30) as response:
         return json.loads(response.read())
 
 
@@ -97,14 +103,23 @@ def stack_var_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def stack(stack_var_dir: Path) -> Iterator[Stack]:
+def identity_keys(stack_var_dir: Path):
+    """(private, public) PEM files of the RSA key pair a site would sign identity tokens with."""
+    from tests.support.identity import rsa_key_pair
+
+    return rsa_key_pair(stack_var_dir)
+
+
+@pytest.fixture(scope="session")
+def stack(stack_var_dir: Path, identity_keys) -> Iterator[Stack]:
     config = StackConfig(
         backend_port=free_port(),
         action_port=free_port(),
         rasa_port=free_port(),
         var_dir=stack_var_dir,
         model=latest_model(),
-        extra_env={"CHROMA_PATH": str(stack_var_dir / "chroma")},
+        # RS256 identity tokens are accepted too (a site that signs with a private key)
+        extra_env={"CHROMA_PATH": str(stack_var_dir / "chroma"), "IDENTITY_JWT_PUBLIC_KEY": str(identity_keys[1])},
     )
     running = Stack(config)
     running.start(verbose=False)
@@ -115,3 +130,9 @@ def stack(stack_var_dir: Path) -> Iterator[Stack]:
 @pytest.fixture
 def chat(stack: Stack) -> RestChat:
     return RestChat.for_stack(stack)
+
+
+@pytest.fixture
+def jane(stack: Stack) -> RestChat:
+    """A REST conversation of the signed-in demo customer Jane Doe (C0001), with her identity token."""
+    return RestChat.for_stack(stack, customer_id="C0001")

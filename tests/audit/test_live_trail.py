@@ -20,7 +20,7 @@ import yaml
 
 from actions.audit.store import AuditStore
 from scripts.stack import Stack
-from tests.conftest import RestChat
+from tests.conftest import RestChat, api_token_query
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,8 +47,9 @@ def wait_for_turns(stack: Stack, conversation_id: str, count: int, timeout: floa
     raise AssertionError(f"only {len(turns)} of {count} turns recorded for {conversation_id}: {turns}")
 
 
-def get(url: str) -> str:
-    with urllib.request.urlopen(url, timeout=30) as response:
+def get(url: str, bearer: str = "") -> str:
+    headers = {"Authorization": f"Bearer {bearer}"} if bearer else {}
+    with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=30) as response:
         return response.read().decode()
 
 
@@ -70,13 +71,13 @@ def stack_model(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def recorded(stack: Stack, stack_model: Path) -> Dict[str, Any]:
     """One conversation: a greeting, a knowledge question, an order check with an email."""
-    chat = RestChat(stack.config.rasa_url)
+    chat = RestChat.for_stack(stack)
     chat.say("hi")
     chat.say("what is your return policy?")
     chat.say("where is my order BC-100002")
     chat.say("jane.doe@example.com")
     turns = wait_for_turns(stack, chat.sender, 4)
-    return {"id": chat.sender, "turns": turns, "status": json.loads(get(f"{stack.config.rasa_url}/status"))}
+    return {"id": chat.sender, "turns": turns, "status": json.loads(get(f"{stack.config.rasa_url}/status?{api_token_query(stack)}"))}
 
 
 def test_every_turn_has_its_facts_versions_and_latency(recorded: Dict[str, Any]) -> None:
@@ -125,7 +126,7 @@ def test_trail_and_list_commands(stack: Stack, recorded: Dict[str, Any]) -> None
 
 
 def test_personal_data_never_reaches_the_audit_store_metrics_or_audit_logs(stack: Stack) -> None:
-    chat = RestChat(stack.config.rasa_url)
+    chat = RestChat.for_stack(stack)
     messages = [
         "my email is john.smith@gmail.com and my phone is +1 (415) 555-0142",
         "I was charged twice on card 4242 4242 4242 4242, call me on 415-555-0142",
@@ -148,7 +149,7 @@ def test_personal_data_never_reaches_the_audit_store_metrics_or_audit_logs(stack
     conn = sqlite3.connect(var / "audit.db")
     blobs.append("\n".join(conn.iterdump()))
     conn.close()
-    blobs.append(get(f"http://127.0.0.1:{stack.config.action_port}/metrics"))
+    blobs.append(get(f"http://127.0.0.1:{stack.config.action_port}/metrics", stack.env["OPS_TOKEN"]))
     log = (var / "logs" / "actions.log").read_text(errors="replace")
     blobs.append("\n".join(line for line in log.splitlines() if "actions.audit" in line or "actions.metrics" in line))
     for blob in blobs:
@@ -157,10 +158,10 @@ def test_personal_data_never_reaches_the_audit_store_metrics_or_audit_logs(stack
 
 
 def test_metrics_endpoint_exposes_action_and_decision_counters(stack: Stack, recorded: Dict[str, Any]) -> None:
-    chat = RestChat(stack.config.rasa_url)
+    chat = RestChat.for_stack(stack)
     chat.say("I'm disputing a charge on my bank statement, I was billed twice")
     wait_for_turns(stack, chat.sender, 1)
-    text = get(f"http://127.0.0.1:{stack.config.action_port}/metrics")
+    text = get(f"http://127.0.0.1:{stack.config.action_port}/metrics", stack.env["OPS_TOKEN"])
     values = {}
     for line in text.splitlines():
         if line and not line.startswith("#"):

@@ -52,7 +52,7 @@ def _port_open(port: int) -> bool:
 def test_production_endpoints_publish_events_to_rabbitmq(tmp_path: Path) -> None:
     queue = f"audit_test_{uuid.uuid4().hex[:8]}"
     env = {
-        "ACTION_SERVER_URL": "http://127.0.0.1:5055/webhook", "POSTGRES_HOST": "127.0.0.1", "POSTGRES_PORT": "5432",
+        "ACTION_SERVER_URL": "http://127.0.0.1:5055/webhook", "ACTION_SERVER_TOKEN": "test-token", "POSTGRES_HOST": "127.0.0.1", "POSTGRES_PORT": "5432",
         "POSTGRES_DB": "test", "POSTGRES_USER": "postgres", "POSTGRES_PASSWORD": "", "REDIS_HOST": "127.0.0.1",
         "REDIS_PORT": "6379", "REDIS_PASSWORD": "", "REDIS_DB": "5", "RABBITMQ_HOST": "127.0.0.1", "RABBITMQ_PORT": "5672",
         "RABBITMQ_USERNAME": "guest", "RABBITMQ_PASSWORD": "guest", "RABBITMQ_QUEUE": queue, "PATH": "/usr/bin:/bin",

@@ -35,7 +35,7 @@ from actions.audit.sources import RabbitSource
 from actions.audit.store import AuditStore
 from scripts.stack import Stack, StackConfig, free_port
 from tests.audit import events as ev
-from tests.conftest import RestChat, latest_model
+from tests.conftest import RestChat, api_token_query, latest_model
 
 ROOT = Path(__file__).resolve().parents[2]
 RABBIT = ("127.0.0.1", 5672)
@@ -351,7 +351,7 @@ def test_rasa_pika_broker_to_audit_records_through_a_broker_restart(tmp_path: Pa
     endpoints = tmp_path / "endpoints.rabbitmq.yml"
     endpoints.write_text(
         "# test-only: SQLite tracker store, production pika broker block (own exchange per run)\n"
-        "action_endpoint:\n  url: ${ACTION_SERVER_URL}\n\n"
+        "action_endpoint:\n  url: ${ACTION_SERVER_URL}\n  headers:\n    X-Action-Token: ${ACTION_SERVER_TOKEN}\n\n"
         "tracker_store:\n  type: SQL\n  dialect: \"sqlite\"\n  db: ${RASA_TRACKER_DB}\n\n"
         + broker + f"  exchange_name: {exchange}\n"
     )
@@ -374,7 +374,7 @@ def test_rasa_pika_broker_to_audit_records_through_a_broker_restart(tmp_path: Pa
     actions_log = var / "logs" / "actions.log"
     try:
         stack.start(verbose=False)
-        chat = RestChat(config.rasa_url)
+        chat = RestChat.for_stack(stack)
 
         def recorded() -> List[Dict[str, Any]]:
             return store.turns(conversation_id=chat.sender)
@@ -404,7 +404,7 @@ def test_rasa_pika_broker_to_audit_records_through_a_broker_restart(tmp_path: Pa
         assert all(t["channel"] == "rest" and t["actions"] and t["reply"] and t["latency_ms"] > 0 for t in turns)
         assert all(t["closed_by"] == "listen" for t in turns)
         assert turns[2]["message"] == "j***@example.com" and turns[2]["order_id"] == "BC-100002"
-        status = json.loads(urllib_get(f"{config.rasa_url}/status"))
+        status = json.loads(urllib_get(f"{config.rasa_url}/status?{api_token_query(stack)}"))
         assert {t["model_id"] for t in turns} == {status["model_id"]}
         log = actions_log.read_text(errors="replace")
         assert f"consuming queue '{queue}'" in log and "reconnected to RabbitMQ" in log

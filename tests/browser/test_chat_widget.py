@@ -5,18 +5,16 @@ Screenshots go to reports/screenshots/.
 """
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
-import urllib.request
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 from playwright.sync_api import Browser, Page, WebSocketRoute, expect, sync_playwright
 
-from tests.conftest import REPORTS
+from tests.conftest import REPORTS, rasa_tracker
 
 pytestmark = pytest.mark.e2e
 
@@ -67,9 +65,10 @@ def type_message(page: Page, text: str) -> None:
     page.press(".bc-chat-input", "Enter")
 
 
-def tracker(rasa_url: str, session_id: str) -> dict:
-    with urllib.request.urlopen(f"{rasa_url}/conversations/{session_id}/tracker", timeout=30) as r:
-        return json.loads(r.read())
+def tracker(stack, session_id: str) -> dict:
+    """The conversation behind the widget's (signed) session id, read with Rasa's API token."""
+    conversation_id = session_id.rsplit(".", 1)[0]
+    return rasa_tracker(stack.config.rasa_url, conversation_id, stack.env["RASA_API_TOKEN"])
 
 
 def test_order_status_history_and_quick_replies(page: Page, stack) -> None:
@@ -87,10 +86,13 @@ def test_order_status_history_and_quick_replies(page: Page, stack) -> None:
 
     session_id = page.evaluate("window.BrightcartChat.sessionId")
     assert session_id
-    # The signed-in customer reached the bot as metadata.
-    state = tracker(stack.config.rasa_url, session_id)
+    # The signed-in customer reached the bot as a proven identity (the page's signed token,
+    # checked by the channel), never as a customer id the browser wrote.
+    state = tracker(stack, session_id)
     user_events = [e for e in state["events"] if e["event"] == "user"]
-    assert user_events[-1]["metadata"].get("customer_id") == "C0001"
+    proven = user_events[-1]["metadata"].get("identity") or {}
+    assert proven.get("customer_id") == "C0001" and proven.get("method") == "token"
+    assert "customer_id" not in user_events[-1]["metadata"]
     assert user_events[-1]["input_channel"] == "socketio"
     assert state["slots"].get("customer_id") == "C0001"
 
@@ -115,7 +117,7 @@ def test_order_status_history_and_quick_replies(page: Page, stack) -> None:
     expect(page.locator(".bc-msg--user").last).to_have_text("Premium")
     expect(page.locator(".bc-quick-reply", has_text="Premium")).to_have_count(0)  # used up
     expect(page.locator(".bc-msg--bot")).not_to_have_count(replies_before, timeout=BOT_TIMEOUT_MS)
-    user_texts = [e["text"] for e in tracker(stack.config.rasa_url, session_id)["events"] if e["event"] == "user"]
+    user_texts = [e["text"] for e in tracker(stack, session_id)["events"] if e["event"] == "user"]
     assert user_texts[-1] == '/inform{"plan": "premium"}'
     screenshot(page, "chat_after_quick_reply")
 
@@ -167,6 +169,6 @@ def test_talk_to_a_person_button_hands_off(page: Page, stack) -> None:
     expect(page.locator(".bc-msg--bot").filter(has_text=re.compile(r"person|support team", re.I)).first).to_be_visible(
         timeout=BOT_TIMEOUT_MS)
     session_id = page.evaluate("window.BrightcartChat.sessionId")
-    state = tracker(stack.config.rasa_url, session_id)
+    state = tracker(stack, session_id)
     assert state["slots"].get("handoff_ticket_id") and state["paused"] is True
     screenshot(page, "chat_handoff")

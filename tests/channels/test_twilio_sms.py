@@ -7,6 +7,7 @@ import urllib.request
 
 import pytest
 
+from tests.conftest import api_token_query, rasa_tracker
 from tests.channels.conftest import ACCOUNT_SID, JANE_PHONE, OMAR_PHONE, TWILIO_NUMBER, TwilioWebhook, unknown_phone
 
 pytestmark = pytest.mark.e2e
@@ -34,10 +35,8 @@ def text(sms, twilio, sender: str, body: str, expect: int = 1, timeout: float = 
     return "\n".join(m.body for m in received)
 
 
-def tracker(rasa_url: str, sender: str) -> dict:
-    # Rasa takes the conversation id from the raw path: "+1555..." must not be percent-encoded.
-    with urllib.request.urlopen(f"{rasa_url}/conversations/{sender}/tracker", timeout=30) as r:
-        return json.loads(r.read())
+def tracker(stack, sender: str) -> dict:
+    return rasa_tracker(stack, sender, stack.env["RASA_API_TOKEN"])
 
 
 def test_unsigned_and_forged_requests_are_refused(sms, twilio):
@@ -64,21 +63,25 @@ def test_order_status_conversation_recognises_the_customer_by_phone(sms, twilio,
     reply = text(sms, twilio, JANE_PHONE, "where is my order BC-100002")
     assert "UPS" in reply and "BC-100002" in reply
     assert "email" not in reply.lower(), "the phone number identified the customer: no verification asked"
-    state = tracker(stack.config.rasa_url, JANE_PHONE)
+    state = tracker(stack, JANE_PHONE)
     assert state["slots"].get("customer_id") == "C0001"
     user_events = [e for e in state["events"] if e["event"] == "user"]
-    assert user_events[-1]["metadata"]["phone"] == JANE_PHONE
+    # the number is attested by the channel (signed), after Twilio's signature was checked
+    assert user_events[-1]["metadata"]["identity"]["phone"] == JANE_PHONE
+    assert user_events[-1]["metadata"]["identity"]["method"] == "phone"
     assert user_events[-1]["input_channel"] == "twilio_sms"
 
 
 def test_buttons_become_numbered_options_and_a_digit_picks_one(sms, twilio, stack):
-    sender = OMAR_PHONE  # a known customer: changing a plan needs no verification first
+    sender = OMAR_PHONE  # a known customer, by phone: a plan change first confirms the account email
     reply = text(sms, twilio, sender, "I want to change my membership plan")
+    assert "email address on your brightcart account" in reply.lower(), reply
+    reply = text(sms, twilio, sender, "omar.haddad@example.com")
     options = dict(re.findall(r"^(\d)\) (.+)$", reply, flags=re.MULTILINE))
     assert "Reply with a number" in reply and len(options) >= 2, reply
     choice = next(number for number, title in options.items() if title.strip().lower() == "premium")
     text(sms, twilio, sender, choice)
-    user_texts = [e["text"] for e in tracker(stack.config.rasa_url, sender)["events"] if e["event"] == "user"]
+    user_texts = [e["text"] for e in tracker(stack, sender)["events"] if e["event"] == "user"]
     assert user_texts[-1] == '/inform{"plan": "premium"}', "the digit was sent to Rasa as the button's payload"
 
 
@@ -109,7 +112,7 @@ def test_card_numbers_never_reach_the_tracker(sms, twilio, stack):
     sender = unknown_phone()
     reply = text(sms, twilio, sender, "my card 4111 1111 1111 1111 was declined")
     assert "card number" in reply.lower()
-    stored = json.dumps(tracker(stack.config.rasa_url, sender)["events"])
+    stored = json.dumps(tracker(stack, sender)["events"])
     assert "4111 1111 1111 1111" not in stored and "[card ending 1111]" in stored
 
 
@@ -119,7 +122,7 @@ def test_messages_sent_later_through_rasas_api_go_out_by_sms(sms, twilio, stack)
     text(sms, twilio, sender, "hello")
     before = len(twilio.messages_to(sender))
     request = urllib.request.Request(
-        f"{stack.config.rasa_url}/conversations/{sender}/execute?output_channel=latest",
+        f"{stack.config.rasa_url}/conversations/{sender}/execute?output_channel=latest&{api_token_query(stack)}",
         data=json.dumps({"name": "utter_anything_else"}).encode(), headers={"Content-Type": "application/json"},
     )
     with urllib.request.urlopen(request, timeout=60) as response:
@@ -133,3 +136,19 @@ def test_a_picture_without_text_gets_a_polite_answer(sms, twilio):
     params = {**inbound(sender, ""), "NumMedia": "1", "MediaUrl0": "https://api.twilio.com/media/ME1"}
     assert sms.post("webhook", params)[0] == 200
     assert "only read text" in twilio.wait_for_messages(sender, 1)[0].body
+
+
+def test_a_phone_number_alone_cannot_change_the_account(sms, twilio, stack):
+    """The caller's number is a weaker identity: reading orders is fine, but an account change
+    asks for the email on the account first, and a wrong one changes nothing."""
+    sender = JANE_PHONE
+    reply = text(sms, twilio, sender, "please cancel my order BC-100001")
+    assert "email address on your brightcart account" in reply.lower(), reply
+    reply = text(sms, twilio, sender, "someone.else@example.org")
+    assert "isn't the email address on your account" in reply, reply
+    slots = tracker(stack, sender)["slots"]
+    assert not slots.get("second_factor") and not slots.get("confirmed")
+    reply = text(sms, twilio, sender, "jane.doe@example.com")
+    assert "matches your account" in reply, reply
+    assert tracker(stack, sender)["slots"].get("second_factor") is True
+    text(sms, twilio, sender, "never mind, forget it")  # leave the flow without cancelling anything

@@ -9,6 +9,7 @@ from typing import Dict, Optional
 
 import pytest
 
+from tests.conftest import rasa_tracker
 from tests.channels.conftest import ACCOUNT_SID, JANE_PHONE, SUPPORT_NUMBER, TWILIO_NUMBER, TwilioWebhook
 
 pytestmark = pytest.mark.e2e
@@ -61,8 +62,7 @@ def voice(stack) -> TwilioWebhook:
 
 
 def tracker(stack, sid: str) -> dict:
-    with urllib.request.urlopen(f"{stack.config.rasa_url}/conversations/{sid}/tracker", timeout=30) as r:
-        return json.loads(r.read())
+    return rasa_tracker(stack.config.rasa_url, sid, stack.env["RASA_API_TOKEN"])
 
 
 def test_unsigned_and_forged_requests_are_refused(voice):

@@ -24,7 +24,7 @@ ROUTINE = ["hello", "thank you"]
 
 def hand_back(chat: RestChat) -> None:
     request = urllib.request.Request(
-        f"{chat.rasa_url}/conversations/{chat.sender}/tracker/events?include_events=NONE",
+        f"{chat.rasa_url}/conversations/{chat.sender}/tracker/events?include_events=NONE&token={chat.api_token}",
         data=json.dumps(AGENT_HAND_BACK).encode(), headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=30) as response:
         assert response.status == 200

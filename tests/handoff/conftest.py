@@ -93,7 +93,7 @@ def agent(slack_stack: Stack) -> SlackSigner:
 
 @pytest.fixture
 def customer(slack_stack: Stack) -> RestChat:
-    return RestChat(slack_stack.config.rasa_url)
+    return RestChat.for_stack(slack_stack)
 
 
 def rasa_tracker(stack: Stack, sender: str) -> Dict[str, Any]:

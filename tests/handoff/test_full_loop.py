@@ -176,7 +176,7 @@ def test_requests_without_a_valid_recent_signature_are_refused(slack_stack, stac
 
 
 def test_slack_down_then_up_delivers_every_queued_handoff_exactly_once_in_order(slack_stack, stack_slack):
-    customers = [RestChat(slack_stack.config.rasa_url) for _ in range(3)]
+    customers = [RestChat.for_stack(slack_stack) for _ in range(3)]
     before = len(stack_slack.calls_to("chat.postMessage"))
     stack_slack.set_mode("down")
     try:
@@ -220,11 +220,14 @@ def test_a_web_widget_customer_gets_the_agent_reply_pushed_live(slack_stack, sta
     answer = f"Hi from Alex, a person, on the web widget ({session[-4:]})."
     probe = subprocess.Popen(
         [str(ROOT / ".venv-rasa" / "bin" / "python"), str(Path(__file__).with_name("socketio_probe.py")),
-         slack_stack.config.rasa_url, session, "I want to talk to a human please", answer],
+         slack_stack.config.rasa_url, session, "I want to talk to a human please", answer, slack_stack.config.backend_url],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
-        assert probe.stdout.readline().strip() == "READY", probe.stderr.read()[-2000:]
+        ready = probe.stdout.readline().split()
+        assert ready and ready[0] == "READY", probe.stderr.read()[-2000:]
+        session = ready[1]  # the server issued its own conversation id, not the one asked for
+        assert session.startswith("web-")
         post = wait_for(lambda: case_message(stack_slack, session), message="the widget case in Slack")
         assert "socketio" in block_text(post)
         assert agent.agent_reply(CHANNEL, post["ts"], answer).status == 200

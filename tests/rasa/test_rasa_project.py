@@ -19,6 +19,7 @@ def run_rasa(*args: str, timeout: int = 900) -> subprocess.CompletedProcess:
         **os.environ,
         "PYTHONPATH": str(ROOT),
         "ACTION_SERVER_URL": os.environ.get("ACTION_SERVER_URL", "http://127.0.0.1:5055/webhook"),
+        "ACTION_SERVER_TOKEN": os.environ.get("ACTION_SERVER_TOKEN", ""),
         "RASA_TRACKER_DB": str(scratch / "tracker.db"),
         "RASA_EVENTS_DB": str(scratch / "events.db"),
     }
