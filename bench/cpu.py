@@ -63,7 +63,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     stack = project_stack(Path(tempfile.mkdtemp(prefix="bench-cpu-")), args.rasa_workers, 1)
     try:
         stack.start(verbose=False)
-        bot = loadgen.Bot(stack.config.rasa_url, handoff_texts())
+        bot = loadgen.Bot(stack.config.rasa_url, handoff_texts(), api_token=stack.env["RASA_API_TOKEN"],
+                          identity_secret=stack.env["IDENTITY_JWT_SECRET"])
         asyncio.run(loadgen.concurrent(bot, pool[:3] + [conv.PROJECT_LONG_CYCLE], 1, prefix="warm"))
         pids: Dict[str, int] = {s.name: s.process.pid for s in stack.services if s.process}
         before = {name: cpu_seconds(pid) for name, pid in pids.items()}

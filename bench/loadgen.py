@@ -80,10 +80,30 @@ AGENT_HAND_BACK: List[Dict[str, Any]] = [
 class Bot:
     """One bot's REST endpoint, plus what its handoff replies look like."""
 
-    def __init__(self, base_url: str, handoff_texts: Sequence[str] = (), timeout: float = 120.0) -> None:
+    def __init__(self, base_url: str, handoff_texts: Sequence[str] = (), timeout: float = 120.0,
+                 api_token: Optional[str] = None, identity_secret: Optional[str] = None) -> None:
         self.base_url = base_url.rstrip("/")
         self.handoff_texts = tuple(t[:40] for t in handoff_texts if t)
         self.timeout = timeout
+        self.api_token = api_token  # Rasa's HTTP API (resume, paused)
+        self.identity_secret = identity_secret  # signs a signed-in customer's identity token
+        self._tokens: Dict[str, str] = {}
+
+    def _identity_header(self, metadata: Optional[Dict[str, Any]]) -> Dict[str, str]:
+        """A turn of a signed-in customer carries their identity token, as the store's pages do."""
+        customer = (metadata or {}).get("customer_id")
+        if not customer or not self.identity_secret:
+            return {}
+        if customer not in self._tokens:
+            import jwt
+
+            now = int(time.time())
+            self._tokens[customer] = jwt.encode({"sub": customer, "aud": "brightcart-assistant", "iat": now, "exp": now + 3600},
+                                                self.identity_secret, algorithm="HS256")
+        return {"Authorization": f"Bearer {self._tokens[customer]}"}
+
+    def _api_params(self, **params: str) -> Dict[str, str]:
+        return {**params, "token": self.api_token} if self.api_token else params
 
     def client(self, concurrency: int) -> aiohttp.ClientSession:
         """A client with at most ``concurrency`` connections, kept open between requests."""
@@ -93,11 +113,10 @@ class Bot:
 
     async def send(self, client: aiohttp.ClientSession, sender: str, turn: Turn) -> tuple[float, bool, List[Dict[str, Any]]]:
         body: Dict[str, Any] = {"sender": sender, "message": turn.text}
-        if turn.metadata:
-            body["metadata"] = turn.metadata
+        headers = self._identity_header(turn.metadata)
         started = time.perf_counter()
         try:
-            async with client.post("webhooks/rest/webhook", json=body) as response:
+            async with client.post("webhooks/rest/webhook", json=body, headers=headers) as response:
                 payload = await response.read()
                 seconds = time.perf_counter() - started
                 if response.status != 200:
@@ -110,11 +129,11 @@ class Bot:
         return any(str(r.get("text") or "").startswith(self.handoff_texts) for r in replies) if self.handoff_texts else False
 
     async def resume(self, client: aiohttp.ClientSession, sender: str) -> None:
-        async with client.post(f"conversations/{sender}/tracker/events", json=AGENT_HAND_BACK) as response:
+        async with client.post(f"conversations/{sender}/tracker/events", json=AGENT_HAND_BACK, params=self._api_params()) as response:
             response.raise_for_status()
 
     async def paused(self, client: aiohttp.ClientSession, sender: str) -> bool:
-        async with client.get(f"conversations/{sender}/tracker", params={"include_events": "NONE"}) as response:
+        async with client.get(f"conversations/{sender}/tracker", params=self._api_params(include_events="NONE")) as response:
             return bool(response.status == 200 and (await response.json()).get("paused"))
 
 

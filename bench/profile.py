@@ -86,7 +86,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     recorders: List[subprocess.Popen] = []
     try:
         stack.start(verbose=True)
-        bot = loadgen.Bot(stack.config.rasa_url, handoff_texts())
+        bot = loadgen.Bot(stack.config.rasa_url, handoff_texts(), api_token=stack.env["RASA_API_TOKEN"],
+                          identity_secret=stack.env["IDENTITY_JWT_SECRET"])
         asyncio.run(loadgen.concurrent(bot, [conv.PROJECT_LONG_CYCLE], 1, prefix="warm"))
         targets = {s.name.replace(" ", "_"): s.process.pid for s in stack.services if s.process}
         for name, pid in targets.items():

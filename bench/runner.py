@@ -244,7 +244,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         stock_server.wait_healthy()
         bots = {
             "stock": loadgen.Bot(stock_server.health_url.rsplit("/", 1)[0]),
-            "project": loadgen.Bot(stack.config.rasa_url, handoff_texts()),
+            "project": loadgen.Bot(stack.config.rasa_url, handoff_texts(), api_token=stack.env["RASA_API_TOKEN"],
+                                   identity_secret=stack.env["IDENTITY_JWT_SECRET"]),
         }
         warm_up(bots["stock"], loads["stock"][:3] + [long_turns["stock"][:9]])
         warm_up(bots["project"], loads["project"][:3] + [conv.PROJECT_LONG_CYCLE])

@@ -36,7 +36,7 @@ def text(sms, twilio, sender: str, body: str, expect: int = 1, timeout: float = 
 
 
 def tracker(stack, sender: str) -> dict:
-    return rasa_tracker(stack, sender, stack.env["RASA_API_TOKEN"])
+    return rasa_tracker(stack.config.rasa_url, sender, stack.env["RASA_API_TOKEN"])
 
 
 def test_unsigned_and_forged_requests_are_refused(sms, twilio):

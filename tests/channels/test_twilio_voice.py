@@ -105,7 +105,10 @@ def test_a_call_greets_listens_and_answers_an_order_question(voice, stack):
 def test_buttons_are_read_as_numbered_choices_and_a_key_picks_one(voice, stack):
     call = Call(voice)
     call.answer()
-    menu = call.respond(speech="I want to change my membership plan")
+    asked = said(call.respond(speech="I want to change my membership plan"))
+    # the caller's number is a weaker identity: a plan change first confirms the account email
+    assert "email address on your Brightcart account" in asked, asked
+    menu = call.respond(speech="jane.doe@example.com")
     spoken = said(menu)
     assert "Press or say 1 for" in spoken and "Premium" in spoken, spoken
     number = next(i for i, part in enumerate(spoken.split("Press or say ")[1:], 1) if part.split(" for ", 1)[1].startswith("Premium"))

@@ -144,3 +144,21 @@ def test_public_backend_pages_stay_public(stack):
     for path in ("/", "/health", "/api/status", "/static/store.css"):
         assert call(base + path)[0] == 200, path
     assert call(base + "/invoices/INV-100003.pdf")[0] == 403  # a guessed document link
+
+
+@pytest.mark.parametrize("module, missing", [("actions.server", "ACTION_SERVER_TOKEN"), ("demo_backend", "BACKEND_API_KEY")])
+def test_a_server_without_its_secrets_refuses_to_start(tmp_path, module, missing):
+    """Fail closed: no configuration in which a server runs open by accident."""
+    import os
+    import subprocess
+    import sys
+
+    from scripts.stack import free_port
+    from tests.conftest import ROOT
+
+    env = {k: v for k, v in os.environ.items() if k not in ("ACTION_SERVER_TOKEN", "OPS_TOKEN", "BACKEND_API_KEY", "BACKEND_ADMIN_KEY")}
+    env.update(PYTHONPATH=str(ROOT), VAR_DIR=str(tmp_path), ACTION_SERVER_PORT=str(free_port()), BACKEND_PORT=str(free_port()),
+               BACKEND_DB=str(tmp_path / "backend.sqlite3"), SLACK_API_URL="http://127.0.0.1:9/api/")
+    out = subprocess.run([sys.executable, "-m", module], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode != 0
+    assert missing in out.stderr + out.stdout

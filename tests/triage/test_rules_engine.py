@@ -153,7 +153,8 @@ def _start_action_server(rules_file: Path, tmp_path: Path) -> subprocess.Complet
     from scripts.stack import free_port
 
     env = dict(os.environ, ESCALATION_RULES=str(rules_file), ACTION_SERVER_PORT=str(free_port()),
-               VAR_DIR=str(tmp_path), PYTHONPATH=str(ROOT), SLACK_API_URL="http://127.0.0.1:9/api/")
+               VAR_DIR=str(tmp_path), PYTHONPATH=str(ROOT), SLACK_API_URL="http://127.0.0.1:9/api/",
+               ACTION_SERVER_TOKEN="test-action-token", OPS_TOKEN="test-ops-token")
     return subprocess.run([sys.executable, "-m", "actions.server"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=90)
 
 
