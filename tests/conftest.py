@@ -42,10 +42,13 @@ class RestChat:
         self.rasa_url = rasa_url
         self.sender = sender or f"test-{uuid.uuid4().hex[:10]}"
 
-    def send(self, text: str, metadata: Optional[Dict[str, Any]] = None) -> List[Dict[str, Any]]:
+    def send(self, text: str, metadata: Optional[Dict[str, Any]] = None,
+             input_channel: Optional[str] = None) -> List[Dict[str, Any]]:
         body: Dict[str, Any] = {"sender": self.sender, "message": text}
         if metadata:
             body["metadata"] = metadata
+        if input_channel:  # Rasa's REST channel lets the client name its channel (tests/security)
+            body["input_channel"] = input_channel
         request = urllib.request.Request(
             f"{self.rasa_url}/webhooks/rest/webhook",
             data=json.dumps(body).encode(),
@@ -54,9 +57,9 @@ class RestChat:
         with urllib.request.urlopen(request, timeout=60) as response:
             return json.loads(response.read())
 
-    def say(self, text: str, metadata: Optional[Dict[str, Any]] = None) -> str:
+    def say(self, text: str, metadata: Optional[Dict[str, Any]] = None, input_channel: Optional[str] = None) -> str:
         """Send a message and return the bot's replies joined into one string."""
-        return "\n".join(m.get("text", "") for m in self.send(text, metadata) if m.get("text"))
+        return "\n".join(m.get("text", "") for m in self.send(text, metadata, input_channel) if m.get("text"))
 
     def tracker(self) -> Dict[str, Any]:
         with urllib.request.urlopen(f"{self.rasa_url}/conversations/{self.sender}/tracker", timeout=30) as response:

@@ -1,0 +1,87 @@
+"""Injection through the real stack: a customer on Rasa's REST channel puts Slack mentions,
+disguised links, formatting and code-fence breakouts in everything they control (sender id,
+channel name, metadata, an entity value, their messages before and during the handoff); what the
+Slack emulator receives must show all of it literally and form none of it.
+
+The stack is reached only through the shared fixtures (tests/handoff/conftest.py: ``slack_stack``,
+``stack_slack``, ``customer``) so changes to how the stack is addressed are made in one place.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+import uuid
+from typing import Any, Dict, List, Optional
+
+import pytest
+
+from actions import slack_text
+from tests.handoff.conftest import CHANNEL, wait_for
+from tests.security.slack_checks import HOSTILE, assert_safe
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
+
+HANDOFF_STARTED = "I'm bringing in a person from our support team"
+
+
+def case_for(stack, token: str) -> Optional[Dict[str, Any]]:
+    """The handoff case of the conversation whose id contains ``token`` (the conversation id may
+    be the sender id or a namespaced form of it)."""
+    with sqlite3.connect(stack.config.var_dir / "handoff.sqlite3") as conn:
+        conn.row_factory = sqlite3.Row
+        row = conn.execute("SELECT * FROM handoff_cases WHERE instr(conversation_id, ?) > 0 ORDER BY created_at DESC",
+                           (token,)).fetchone()
+    return dict(row) if row else None
+
+
+def payloads_for(slack, ts: str) -> List[Dict[str, Any]]:
+    """Every chat.postMessage / chat.update that Slack accepted for this case (message + thread)."""
+    found = []
+    for call in slack.calls_to("chat.postMessage") + slack.calls_to("chat.update"):
+        params = dict(call.params)
+        if isinstance(params.get("blocks"), str):
+            params["blocks"] = json.loads(params["blocks"])
+        response = call.response or {}
+        if response.get("ok") and ts in (response.get("ts"), params.get("ts"), params.get("thread_ts")):
+            found.append(params)
+    return found
+
+
+def test_hostile_customer_input_reaches_slack_escaped_and_inert(slack_stack, stack_slack, customer):
+    stack_slack.set_mode("ok")
+    token = uuid.uuid4().hex[:10]
+    customer.sender = f"inj-{token}-<!channel><@U123><https://evil.example|Click>*x*```"
+    channel = f"rest<!here>*x*```"
+    metadata = {"customer_id": "<!channel>", "note": HOSTILE}
+
+    replies = [customer.say(f"my parcel never arrived and nobody answers {HOSTILE}", metadata, input_channel=channel)]
+    replies.append(customer.say('/inform{"order_id": "BC-1<!channel>*x*```"}', metadata, input_channel=channel))
+    replies.append(customer.say(f"I want to talk to a person now {HOSTILE}", metadata, input_channel=channel))
+    assert any(HANDOFF_STARTED in reply for reply in replies), replies
+
+    case = wait_for(lambda: (lambda c: c if c and c.get("slack_ts") else None)(case_for(slack_stack, token)),
+                    message="the case in Slack")
+    assert case["input_channel"] == channel  # what the customer claimed reached the case as data ...
+    post = stack_slack.find(case["slack_ts"])
+    assert post["channel"] == CHANNEL
+
+    # ... while paused, one more message goes to the case thread
+    assert customer.send(f"hello? {HOSTILE}", metadata, input_channel=channel) == []
+    [relayed] = wait_for(lambda: stack_slack.thread(case["slack_ts"]), message="the customer's message in the thread")
+
+    payloads = payloads_for(stack_slack, case["slack_ts"])
+    assert len(payloads) >= 2
+    for payload in payloads:
+        assert_safe(payload)
+
+    # the agent sees every hostile string, escaped: as data, not as Slack syntax
+    shown = json.dumps(post, ensure_ascii=False)
+    for escaped in ("&lt;!channel&gt;", "&lt;@U123&gt;", "&lt;https:", "&lt;!here&gt;"):
+        assert escaped in shown, escaped
+    fields = [f["text"] for block in post["blocks"] if block.get("fields") for f in block["fields"]]
+    assert slack_text.code_span(customer.sender)[1:-1] in "".join(fields)  # the sender id in its code span
+    assert any(f.startswith("*Channel*\nrest&lt;!here&gt;\u2217x\u2217") for f in fields), fields
+    transcript = next(b["text"]["text"] for b in post["blocks"] if "Transcript" in str(b.get("text")))
+    assert transcript.count("```") == 2 and "&lt;!channel&gt;" in transcript
+    assert relayed["blocks"][-1]["text"] == {"type": "plain_text", "text": slack_text.escape(f"hello? {HOSTILE}"), "emoji": False}
+    assert "<!" not in relayed["text"] and "&lt;!channel&gt;" in relayed["text"]
