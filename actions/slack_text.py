@@ -24,6 +24,8 @@ and mentions. There is no escape character for the formatting marks, so:
                       and no ``| < >``, quotes, spaces or control characters; the label is
                       ``inline``-escaped. An invalid URL gives the label alone, not a link.
 ``mrkdwn(text)``      a ``mrkdwn`` text object with ``verbatim: true`` (Slack links nothing by itself).
+``from_slack(text)``  the other way: an agent's Slack message (escaped, ``<url|label>`` links,
+                      ``<@U1>`` mentions) as plain text for the customer's channel.
 ``clip(text, n)``     shorten escaped text without cutting an ``&amp;``-style entity in half or
                       leaving a code block open.
 """
@@ -136,3 +138,33 @@ def mrkdwn(text: str, limit: int = 3000) -> Dict[str, Any]:
     """A mrkdwn object for text whose untrusted parts went through the helpers above; ``verbatim``
     keeps Slack from turning URLs, #channels or @-words in it into links or mentions."""
     return {"type": "mrkdwn", "text": clip(text, limit) or " ", "verbatim": True}
+
+
+# --- Slack -> customer -----------------------------------------------------------------------------
+
+_SLACK_TOKEN_RE = re.compile(r"<([^<>|]*)(?:\|([^<>]*))?>")
+
+
+def _from_token(match: "re.Match[str]") -> str:
+    target, label = match.group(1), match.group(2)
+    if target.startswith("@"):  # <@U123> or <@U123|alex>
+        return "@" + (label or "colleague")
+    if target.startswith("#"):  # <#C123|general>
+        return "#" + (label or "channel")
+    if target.startswith("!"):  # <!here>, <!channel>, <!date^...|fallback>, <!subteam^S1|@team>
+        return label or ("@" + target[1:].split("^", 1)[0])
+    if target.lower().startswith("mailto:"):
+        return label or target[7:]
+    if safe_url(target.replace("&amp;", "&")) is not None:
+        url = target.replace("&amp;", "&")
+        return url if not label or label == target else f"{label} ({url})"
+    return label or target  # not a web link: its words, never a link
+
+
+def from_slack(text: Any) -> str:
+    """An agent's Slack message (Slack's escaping and ``<...>`` syntax) as the plain text the
+    customer's channel shows: links become "label (url)" (http/https only, anything else keeps
+    its label as words), mentions become @names, and ``&lt; &gt; &amp;`` their characters; each
+    channel then renders that text its own way (widget textContent, SMS body, TwiML escaping)."""
+    decoded = _SLACK_TOKEN_RE.sub(_from_token, _text(text))
+    return decoded.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
