@@ -9,29 +9,19 @@ The stack is reached only through the shared fixtures (tests/handoff/conftest.py
 from __future__ import annotations
 
 import json
-import sqlite3
 import uuid
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List
 
 import pytest
 
 from actions import slack_text
 from tests.handoff.conftest import CHANNEL, wait_for
+from tests.security.conftest import posted_case_for
 from tests.security.slack_checks import HOSTILE, assert_safe
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
 HANDOFF_STARTED = "I'm bringing in a person from our support team"
-
-
-def case_for(stack, token: str) -> Optional[Dict[str, Any]]:
-    """The handoff case of the conversation whose id contains ``token`` (the conversation id may
-    be the sender id or a namespaced form of it)."""
-    with sqlite3.connect(stack.config.var_dir / "handoff.sqlite3") as conn:
-        conn.row_factory = sqlite3.Row
-        row = conn.execute("SELECT * FROM handoff_cases WHERE instr(conversation_id, ?) > 0 ORDER BY created_at DESC",
-                           (token,)).fetchone()
-    return dict(row) if row else None
 
 
 def payloads_for(slack, ts: str) -> List[Dict[str, Any]]:
@@ -59,8 +49,7 @@ def test_hostile_customer_input_reaches_slack_escaped_and_inert(slack_stack, sta
     replies.append(customer.say(f"I want to talk to a person now {HOSTILE}", metadata, input_channel=channel))
     assert any(HANDOFF_STARTED in reply for reply in replies), replies
 
-    case = wait_for(lambda: (lambda c: c if c and c.get("slack_ts") else None)(case_for(slack_stack, token)),
-                    message="the case in Slack")
+    case = wait_for(lambda: posted_case_for(slack_stack, token), message="the case in Slack")
     assert case["input_channel"] == channel  # what the customer claimed reached the case as data ...
     post = stack_slack.find(case["slack_ts"])
     assert post["channel"] == CHANNEL

@@ -284,7 +284,7 @@
       from: "bot",
       text: typeof data.text === "string" ? data.text : "",
       buttons: Array.isArray(data.quick_replies) ? data.quick_replies : Array.isArray(data.buttons) ? data.buttons : [],
-      image: attachment.type === "image" && attachment.payload ? attachment.payload.src : null,
+      image: attachment.type === "image" && attachment.payload ? safeUrl(attachment.payload.src) : null,
       ts: Date.now()
     };
     if (!entry.text && !entry.buttons.length && !entry.image) return;
