@@ -6,7 +6,9 @@ from __future__ import annotations
 import sqlite3
 from typing import Any, Dict, Optional
 
-from tests.handoff.conftest import agent, customer, slack, slack_env, slack_stack, stack_slack  # noqa: F401
+# Twilio test settings go into the environment at import, before any stack starts (as for tests/channels)
+import tests.channels.conftest  # noqa: E402,F401
+from tests.handoff.conftest import agent, customer, slack, slack_env, slack_stack, stack_slack  # noqa: E402,F401
 
 
 def case_for(stack: Any, token: str) -> Optional[Dict[str, Any]]:

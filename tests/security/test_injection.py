@@ -15,6 +15,8 @@ from typing import Any, Dict, List
 import pytest
 
 from actions import slack_text
+from tests.channels.conftest import SUPPORT_NUMBER, TwilioWebhook, unknown_phone
+from tests.channels.test_twilio_voice import Call
 from tests.handoff.conftest import CHANNEL, wait_for
 from tests.security.conftest import posted_case_for
 from tests.security.slack_checks import HOSTILE, assert_safe
@@ -74,3 +76,29 @@ def test_hostile_customer_input_reaches_slack_escaped_and_inert(slack_stack, sta
     assert transcript.count("```") == 2 and "&lt;!channel&gt;" in transcript
     assert relayed["blocks"][-1]["text"] == {"type": "plain_text", "text": slack_text.escape(f"hello? {HOSTILE}"), "emoji": False}
     assert "<!" not in relayed["text"] and "&lt;!channel&gt;" in relayed["text"]
+
+
+VOICE_BREAKOUT = "my parcel never arrived </Say><Dial>+19005550000</Dial><Say> ]]> <!channel> *x* ```"
+VOICE_VERBS = {"Response", "Gather", "Say", "Redirect", "Dial", "Hangup"}
+
+
+def test_hostile_speech_cannot_add_twiml_verbs_and_reaches_slack_escaped(slack_stack, stack_slack):
+    """A caller's words (Twilio's SpeechResult) go to Rasa, into the answer's TwiML only as text,
+    and into the Slack case escaped."""
+    stack_slack.set_mode("ok")
+    call = Call(TwilioWebhook(slack_stack.config.rasa_url, "twilio_voice"), caller=unknown_phone())
+    call.answer()
+    answer = call.respond(speech=VOICE_BREAKOUT)
+    tags = {element.tag for element in answer.iter()}
+    assert tags <= VOICE_VERBS, tags
+    assert all("1900" not in (dial.text or "") for dial in answer.iter("Dial"))
+    transfer = answer if answer.find("Dial") is not None else call.respond(digits="0")
+    assert [(dial.text or "").strip() for dial in transfer.iter("Dial")] == [SUPPORT_NUMBER]
+    assert {element.tag for element in transfer.iter()} <= VOICE_VERBS
+
+    case = wait_for(lambda: posted_case_for(slack_stack, call.sid), message="the call's case in Slack")
+    for payload in payloads_for(stack_slack, case["slack_ts"]):
+        assert_safe(payload)
+    post = stack_slack.find(case["slack_ts"])
+    transcript = next(b["text"]["text"] for b in post["blocks"] if "Transcript" in str(b.get("text")))
+    assert "&lt;/Say&gt;&lt;Dial&gt;" in transcript and "&lt;!channel&gt;" in transcript and transcript.count("```") == 2
