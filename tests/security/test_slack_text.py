@@ -232,3 +232,20 @@ def test_the_whole_handoff_in_process_with_hostile_slots_and_messages(hostile_wo
         assert_safe(params)
     posted = json.dumps([call.params for call in calls], ensure_ascii=False)
     assert "&lt;!channel&gt;" in posted and "Not delivered to the customer" in posted and "Could not hand the conversation back" in posted
+
+
+# --- Slack -> customer ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("slack, customer", [
+    ("Hi &lt;b&gt;Omar&lt;/b&gt; &amp;amp; co", "Hi <b>Omar</b> &amp; co"),  # Slack's escaping undone once, not twice
+    ("see <https://help.brightcart.example/a?x=1&amp;y=2|our guide>", "see our guide (https://help.brightcart.example/a?x=1&y=2)"),
+    ("see <https://help.brightcart.example/a>", "see https://help.brightcart.example/a"),
+    ("<javascript:alert(1)|Open> <data:text/html,x|Data> <ftp://x.example/f>", "Open Data ftp://x.example/f"),
+    ("<@U123|alex> and <@U456> in <#C1|support> <!here> <!subteam^S1|@team>", "@alex and @colleague in #support @here @team"),
+    ("<mailto:help@brightcart.example|help@brightcart.example>", "help@brightcart.example"),
+    ("<!date^1392734382^{date_num}|2014-02-18>", "2014-02-18"),
+    ("resolve", "resolve"),
+])
+def test_agent_text_from_slack_becomes_plain_text(slack, customer):
+    assert slack_text.from_slack(slack) == customer
