@@ -32,7 +32,7 @@ from rasa_sdk.events import ActiveLoop, ConversationPaused, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions import rasa_conversations, slack_client
+from actions import rasa_conversations, slack_client, slack_text
 from actions.backend_client import BackendError, get_client
 from actions.escalation import RulesFileError, get_rules
 from actions.formatting import item_summary, money
@@ -209,7 +209,7 @@ def _clip(text: str, limit: int) -> str:
 
 
 def _order_line(order: Dict[str, Any]) -> str:
-    bits = [f"*{order.get('id')}*", str(order.get("status") or "").replace("_", " ")]
+    bits = [str(order.get("status") or "").replace("_", " ")]
     if order.get("total") is not None:
         bits.append(money(order.get("total"), order.get("currency") or "USD"))
     if order.get("placed_at"):
@@ -218,7 +218,8 @@ def _order_line(order: Dict[str, Any]) -> str:
         bits.append(f"{order['carrier']} {order['tracking_number']}")
     if order.get("eta"):
         bits.append(f"ETA {str(order['eta'])[:10]}")
-    return " · ".join(b for b in bits if b) + f" — {item_summary(order)}"
+    line = " · ".join([f"*{slack_text.inline(order.get('id'))}*"] + [slack_text.inline(b) for b in bits if b])
+    return line + f" — {slack_text.inline(item_summary(order))}"
 
 
 async def relevant_orders(tracker: Tracker) -> List[Dict[str, Any]]:
@@ -262,15 +263,13 @@ async def draft_for(question: Optional[str]) -> Dict[str, Any]:
 
 
 def _section(text: str) -> Dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": _clip_block(text)}}
-
-
-def _clip_block(text: str, limit: int = 2900) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    """A mrkdwn section; every untrusted part of ``text`` went through actions/slack_text.py."""
+    return {"type": "section", "text": slack_text.mrkdwn(text, 2900)}
 
 
 def _escape(text: str) -> str:
-    return (text or "").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """Untrusted text for mrkdwn (see actions/slack_text.py): no mention, link or formatting."""
+    return slack_text.block(text)
 
 
 def render_case(case: Dict[str, Any]) -> Dict[str, Any]:
@@ -284,54 +283,55 @@ def render_case(case: Dict[str, Any]) -> Dict[str, Any]:
     if customer.get("id"):
         who += f" ({customer['id']})"
     title = f"{'Resolved' if resolved else 'Handoff'}: {case.get('rule')} · {who}"
-    blocks: List[Dict[str, Any]] = [{"type": "header", "text": {"type": "plain_text", "text": _clip(title, 150), "emoji": True}}]
+    blocks: List[Dict[str, Any]] = [{"type": "header", "text": slack_text.plain(_clip(title, 150), 150)}]
+    inline = slack_text.inline
     fields = [
-        f"*Customer*\n{_escape(who)}",
-        f"*Tier*\n{customer.get('tier') or 'unknown'}{' :star:' if customer.get('tier') == 'vip' else ''}",
-        f"*Channel*\n{case.get('input_channel') or 'unknown'}",
+        f"*Customer*\n{inline(who)}",
+        f"*Tier*\n{inline(customer.get('tier') or 'unknown')}{' :star:' if customer.get('tier') == 'vip' else ''}",
+        f"*Channel*\n{inline(case.get('input_channel') or 'unknown')}",
         f"*Identity*\n{'verified' if customer.get('verified') else 'not verified'}",
-        f"*Conversation*\n`{case.get('conversation_id')}`",
-        f"*Reference*\n{case.get('ticket_id') or case.get('case_id')}",
+        f"*Conversation*\n{slack_text.code_span(case.get('conversation_id'))}",
+        f"*Reference*\n{inline(case.get('ticket_id') or case.get('case_id'))}",
     ]
-    blocks.append({"type": "section", "fields": [{"type": "mrkdwn", "text": _clip(f, 1900)} for f in fields]})
-    blocks.append(_section(f"*Why:* `{case.get('rule')}` — {_escape(case.get('reason') or '')}"))
-    blocks.append(_section(f"*Summary:* {_escape(ctx.get('summary') or '')}"))
+    blocks.append({"type": "section", "fields": [slack_text.mrkdwn(f, 1900) for f in fields]})
+    blocks.append(_section(f"*Why:* {slack_text.code_span(case.get('rule'))} — {inline(case.get('reason') or '')}"))
+    blocks.append(_section(f"*Summary:* {inline(ctx.get('summary') or '')}"))
     triage_line = " · ".join(
         bit for bit in [
-            f"intent `{triage.get('intent')}`" if triage.get("intent") else "",
-            f"area {triage.get('product_area')}" if triage.get("product_area") else "",
+            f"intent {slack_text.code_span(triage.get('intent'))}" if triage.get("intent") else "",
+            f"area {inline(triage.get('product_area'))}" if triage.get("product_area") else "",
             f"frustration {triage.get('frustration', 0):.2f}" if isinstance(triage.get("frustration"), (int, float)) else "",
-            f"urgency {triage.get('urgency')}" if triage.get("urgency") else "",
-            f"risk {triage.get('risk_class')}" if triage.get("risk_class") else "",
-            ("churn: " + ", ".join(triage.get("churn_signals") or [])) if triage.get("churn_signals") else "",
-            ("signals: " + ", ".join(triage.get("signals") or [])) if triage.get("signals") else "",
+            f"urgency {inline(triage.get('urgency'))}" if triage.get("urgency") else "",
+            f"risk {inline(triage.get('risk_class'))}" if triage.get("risk_class") else "",
+            ("churn: " + inline(", ".join(map(str, triage.get("churn_signals") or [])))) if triage.get("churn_signals") else "",
+            ("signals: " + inline(", ".join(map(str, triage.get("signals") or [])))) if triage.get("signals") else "",
         ] if bit
     )
     if triage_line:
-        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": _clip(f"Triage: {triage_line}", 2900)}]})
+        blocks.append({"type": "context", "elements": [slack_text.mrkdwn(f"Triage: {triage_line}", 2900)]})
     orders = ctx.get("orders") or []
     blocks.append(_section("*Orders*\n" + ("\n".join(_order_line(o) for o in orders) if orders else "_none found for this customer_")))
     lines = ctx.get("transcript") or []
     rendered = "\n".join(f"{'Customer' if l['from'] == 'customer' else 'Bot'}: {_clip(l['text'], 280)}" for l in lines[-14:])
-    blocks.append(_section("*Transcript* (personal data masked)\n```" + _clip_block(_escape(rendered) or "(empty)", 2700) + "```"))
+    blocks.append(_section("*Transcript* (personal data masked)\n" + slack_text.code_block(rendered or "(empty)")))
     blocks.append({"type": "divider"})
     draft_status = case.get("draft_status")
     if case.get("draft_text"):
         citations = case.get("draft_citations") or []
-        sources = "\n".join(f"• <{c.get('url')}|{_escape(c.get('title') or c.get('url') or '')}>" for c in citations if isinstance(c, dict))
+        sources = "\n".join(f"• {slack_text.link(c.get('url'), c.get('title') or c.get('url') or '')}" for c in citations if isinstance(c, dict))
         outcome = case.get("draft_outcome")
         label = {"sent_as_is": "sent as is", "edited": "sent edited", "discarded": "discarded"}.get(outcome or "", "")
         head = "*Suggested reply* (help center)" + (f" — _{label}_" if label else "")
         blocks.append(_section(f"{head}\n>{_escape(_clip(case['draft_text'], 2000)).replace(chr(10), chr(10) + '>')}"))
         if sources:
-            blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": _clip("Sources:\n" + sources, 2900)}]})
+            blocks.append({"type": "context", "elements": [slack_text.mrkdwn("Sources:\n" + sources, 2900)]})
     elif draft_status == "pending":
         blocks.append(_section("*Suggested reply:* _drafting from the help center…_"))
     else:
         note = (ctx.get("draft_note") or "none").rstrip(".")
-        blocks.append(_section(f"*Suggested reply:* _none — {_escape(note)}._"))
+        blocks.append(_section(f"*Suggested reply:* _none — {inline(note)}._"))
     if resolved:
-        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f":white_check_mark: Resolved by {_who(case.get('resolved_by'))}; the assistant answers again."}]})
+        blocks.append({"type": "context", "elements": [slack_text.mrkdwn(f":white_check_mark: Resolved by {_who(case.get('resolved_by'))}; the assistant answers again.")]})
     else:
         buttons: List[Dict[str, Any]] = []
         if case.get("draft_text") and not case.get("draft_outcome"):
@@ -347,14 +347,14 @@ def render_case(case: Dict[str, Any]) -> Dict[str, Any]:
         blocks.append({"type": "actions", "block_id": "case_actions", "elements": buttons})
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text":
                        "Reply in this thread to answer the customer. `!note …` stays internal; `resolve` hands the conversation back to the bot."}]})
-    text = f"{title} — {case.get('reason') or ''}"
-    return {"text": _clip(text, 3000), "blocks": blocks}
+    text = f"{inline(title)} — {inline(case.get('reason') or '')}"
+    return {"text": slack_text.clip(text, 3000), "blocks": blocks}
 
 
 def _who(user: Optional[str]) -> str:
     if not user:
         return "an agent"
-    return f"<@{user}>" if re.match(r"^[UW][A-Z0-9]+$", user) else _escape(user)
+    return f"<@{user}>" if re.fullmatch(r"[UW][A-Z0-9]+", user) else slack_text.inline(user)
 
 
 def thread_note(store: HandoffStore, case_id: str, text: str, key: str) -> int:
@@ -524,11 +524,19 @@ async def while_paused(dispatcher: CollectingDispatcher, tracker: Tracker) -> Li
             key = str(event.get("message_id") or event.get("timestamp"))
             break
     if text and key and not text.startswith("EXTERNAL: "):
-        store.enqueue("reply", {"text": f":speech_balloon: *Customer:* {_escape(mask(text))}"}, case_id=case["case_id"],
+        store.enqueue("reply", customer_message(mask(text)), case_id=case["case_id"],
                       conversation_id=tracker.sender_id, dedupe_key=f"customer:{case['case_id']}:{key}")
         get_outbox().wake()
     hand_back_unseen(dispatcher, tracker)
     return []
+
+
+def customer_message(text: str) -> Dict[str, Any]:
+    """A customer's message for the case thread: shown exactly as written (a plain_text block);
+    the notification text has it escaped and neutralised for mrkdwn (actions/slack_text.py)."""
+    return {"text": f":speech_balloon: *Customer:* {_escape(text)}",
+            "blocks": [{"type": "section", "text": slack_text.mrkdwn(":speech_balloon: *Customer:*")},
+                       {"type": "section", "text": slack_text.plain(text)}]}
 
 
 def hand_back_unseen(dispatcher: CollectingDispatcher, tracker: Tracker) -> None:

@@ -26,7 +26,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse, json as json_response
 from slack_sdk.signature import SignatureVerifier
 
-from actions import handoff, slack_client
+from actions import handoff, slack_client, slack_text
 from actions.outbox import get_outbox, get_store
 
 logger = logging.getLogger(__name__)
@@ -110,7 +110,9 @@ async def _handle_thread_message(event: Dict[str, Any]) -> None:
     case = get_store().case_by_thread(event.get("channel"), str(event["thread_ts"]))
     if case is None:
         return  # a thread that is not a handoff case
-    await handoff.on_agent_message(case, event["text"], event.get("user"), str(event.get("ts")))
+    # Slack sends the agent's text in its own format (&lt; escapes, <url|label> links, <@U1> mentions):
+    # the customer gets plain text, which their channel then escapes its own way
+    await handoff.on_agent_message(case, slack_text.from_slack(event["text"]), event.get("user"), str(event.get("ts")))
 
 
 async def interactivity(request: Request) -> HTTPResponse:

@@ -15,6 +15,8 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence
 
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
+from channels.twiml_text import clean
+
 DEFAULT_MAX_SPOKEN_CHARS = 400
 DEFAULT_VOICE = "Polly.Joanna"
 DEFAULT_LANGUAGE = "en-US"
@@ -161,11 +163,11 @@ def gather_response(
     if speech_model:
         options["speech_model"] = speech_model
     if hints:
-        options["hints"] = hints
+        options["hints"] = clean(hints)
     gather = Gather(**options)
     for sentence in sentences:
         if sentence:
-            gather.say(sentence, voice=voice, language=language)
+            gather.say(clean(sentence), voice=voice, language=language)
     response.append(gather)
     response.redirect(action, method="POST")
     return response
@@ -189,10 +191,10 @@ def dial_response(
     response = VoiceResponse()
     for sentence in sentences:
         if sentence:
-            response.say(sentence, voice=voice, language=language)
+            response.say(clean(sentence), voice=voice, language=language)
     if not number:
         if unavailable_text:
-            response.say(unavailable_text, voice=voice, language=language)
+            response.say(clean(unavailable_text), voice=voice, language=language)
         response.hangup()
         return response
     dial_options: Dict[str, Any] = {"timeout": 30}
@@ -209,6 +211,6 @@ def goodbye_response(sentences: Sequence[str], *, voice: str = DEFAULT_VOICE, la
     response = VoiceResponse()
     for sentence in sentences:
         if sentence:
-            response.say(sentence, voice=voice, language=language)
+            response.say(clean(sentence), voice=voice, language=language)
     response.hangup()
     return response

@@ -63,10 +63,13 @@ class RestChat:
         token = hs256_token(stack.env["IDENTITY_JWT_SECRET"], customer_id) if customer_id else None
         return cls(stack.config.rasa_url, sender, api_token=stack.env["RASA_API_TOKEN"], identity_token=token)
 
-    def send(self, text: str, metadata: Optional[Dict[str, Any]] = None) -> List[Dict[str, Any]]:
+    def send(self, text: str, metadata: Optional[Dict[str, Any]] = None,
+             input_channel: Optional[str] = None) -> List[Dict[str, Any]]:
         body: Dict[str, Any] = {"sender": self.sender, "message": text}
         if metadata:
             body["metadata"] = metadata
+        if input_channel:  # a client may try to name another channel (tests/security)
+            body["input_channel"] = input_channel
         headers = {"Content-Type": "application/json"}
         if self.identity_token:
             headers["Authorization"] = f"Bearer {self.identity_token}"
@@ -76,9 +79,9 @@ class RestChat:
         with urllib.request.urlopen(request, timeout=60) as response:
             return json.loads(response.read())
 
-    def say(self, text: str, metadata: Optional[Dict[str, Any]] = None) -> str:
+    def say(self, text: str, metadata: Optional[Dict[str, Any]] = None, input_channel: Optional[str] = None) -> str:
         """Send a message and return the bot's replies joined into one string."""
-        return "\n".join(m.get("text", "") for m in self.send(text, metadata) if m.get("text"))
+        return "\n".join(m.get("text", "") for m in self.send(text, metadata, input_channel) if m.get("text"))
 
     def tracker(self) -> Dict[str, Any]:
         return rasa_tracker(self.rasa_url, self.sender, self.api_token)

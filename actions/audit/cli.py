@@ -19,6 +19,7 @@ from typing import Any, Dict, List, Optional
 
 from actions.audit.settings import AuditSettings
 from actions.audit.store import AuditStore
+from actions.audit.terminal import safe
 
 
 def parse_time(value: Optional[str]) -> Optional[float]:
@@ -137,8 +138,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         if not turns:
             print(f"no recorded turns for conversation {args.conversation_id!r} in {store.describe()}", file=sys.stderr)
             return 1
-        print(f"conversation {args.conversation_id}: {len(turns)} turn(s)\n")
-        print("\n\n".join(format_turn(t) for t in turns))
+        print(safe(f"conversation {args.conversation_id}: {len(turns)} turn(s)\n"))
+        print(safe("\n\n".join(format_turn(t) for t in turns)))
         return 0
 
     low = args.low_confidence
@@ -152,7 +153,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(json.dumps(turns, indent=2, default=str))
         return 0
     for turn in turns:
-        print(format_row(turn))
+        print(safe(format_row(turn)))
     print(f"{len(turns)} turn(s)", file=sys.stderr)
     return 0
 

@@ -25,6 +25,7 @@ from typing import Any, Dict, List, Optional
 from actions.audit.cli import iso, parse_time
 from actions.audit.settings import AuditSettings
 from actions.audit.store import AuditStore
+from actions.audit.terminal import safe
 
 DAY = 86400.0
 EPSILON = 1e-4  # floor for a share that is zero in one window (PSI's log needs it)
@@ -146,7 +147,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parser.parse_args(argv)
     settings = AuditSettings.load()
     result = detect(AuditStore(args.db or settings.db_url), parse_time(args.until), args.recent_days, args.reference_days, settings)
-    print(json.dumps(result, indent=2) if args.json else format_text(result))
+    print(json.dumps(result, indent=2) if args.json else safe(format_text(result)))
     return 3 if (args.fail_on_drift and result["drift"]) else 0
 
 

@@ -36,6 +36,7 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence
 from actions.audit.cli import iso, parse_time
 from actions.audit.settings import AuditSettings
 from actions.audit.store import AuditStore
+from actions.audit.terminal import safe
 
 SMALL_TALK = {"greet", "goodbye", "affirm", "deny", "thank", "bot_challenge", "inform", "nlu_fallback", "stop", None}
 DAY = 86400.0
@@ -283,7 +284,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     settings = AuditSettings.load()
     store = AuditStore(args.db or settings.db_url)
     kpis = load_kpis(store, parse_time(args.since), parse_time(args.until), args.tracker_store, settings)
-    print(json.dumps(kpis, indent=2, default=str) if args.json else format_text(kpis))
+    print(json.dumps(kpis, indent=2, default=str) if args.json else safe(format_text(kpis)))
     return 0
 
 

@@ -38,6 +38,7 @@ import yaml
 from actions.audit.cli import parse_time
 from actions.audit.settings import AuditSettings
 from actions.audit.sources import read_tracker_store
+from actions.audit.terminal import safe
 from actions.audit.turns import HANDOFF_ACTION, NOT_PREDICTED
 from actions.config import PROJECT_ROOT
 from actions.pii import mask
@@ -392,7 +393,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.json:
         print(json.dumps({**asdict(result), "summary": {k: result.count(k) for k in ("intent", "action", "escalation", "rule")}}, indent=2))
     else:
-        print(format_result(result))
+        print(safe(format_result(result)))
     return 1 if result.differences else 0
 
 

@@ -37,6 +37,13 @@ def _png(fig: Any) -> str:
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
+def _label(text: Any) -> str:
+    """Text from the trail (intent names, escalation rules: a REST client can send any
+    ``/intent`` or channel name) for a chart label: matplotlib reads ``$...$`` as math, and
+    malformed math fails the whole report, so every ``$`` is a literal dollar sign."""
+    return str(text).replace("$", r"\$")
+
+
 def _style(ax: Any) -> None:
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
@@ -84,7 +91,7 @@ def chart_by_intent(by_intent: Dict[str, Dict[str, Any]]) -> Optional[str]:
     if not rows:
         return None
     rows.sort(key=lambda item: item[1]["conversations"])
-    names = [name for name, _ in rows]
+    names = [_label(name) for name, _ in rows]
     contained = [round(k["conversations"] * (k["containment_rate"] or 0)) for _, k in rows]
     escalated = [k["conversations"] - c for (_, k), c in zip(rows, contained)]
     fig, ax = plt.subplots(figsize=(7.5, 0.35 * len(rows) + 1.0))
@@ -109,7 +116,7 @@ def chart_reasons(reasons: Dict[str, int]) -> Optional[str]:
         return None
     items = sorted(reasons.items(), key=lambda item: item[1])
     fig, ax = plt.subplots(figsize=(5.5, 0.4 * len(items) + 1.0))
-    ax.barh([name for name, _ in items], [n for _, n in items], color=RED)
+    ax.barh([_label(name) for name, _ in items], [n for _, n in items], color=RED)
     for y, (_, n) in enumerate(items):
         ax.text(n + 0.05, y, str(n), va="center", fontsize=8)
     ax.set_xlabel("escalated conversations", fontsize=9)

@@ -125,6 +125,18 @@
   root.appendChild(panel);
 
   // --- rendering -----------------------------------------------------------------------------
+  // Message data (bot text, button titles, link labels, image URLs) only ever becomes text nodes
+  // (textContent) or a checked http(s) href/src: never HTML, never a javascript:/data: URL.
+  function safeUrl(value) {
+    if (typeof value !== "string" || !/^https?:\/\//i.test(value)) return null;
+    try {
+      var url = new URL(value, location.href);
+      return url.protocol === "http:" || url.protocol === "https:" ? url.href : null;
+    } catch (e) {
+      return null;
+    }
+  }
+
   var LINK_RE = /\[([^\]]+)\]\((https?:\/\/[^\s)]+)\)|(https?:\/\/[^\s<>()]+[^\s<>().,;:!?'"])|\*\*([^*]+)\*\*/g;
 
   function renderText(container, text) {
@@ -138,9 +150,13 @@
         if (match[4]) {
           container.appendChild(el("strong", { text: match[4] }));
         } else {
-          var href = match[2] || match[3];
-          container.appendChild(el("a", { href: href, target: "_blank", rel: "noopener noreferrer",
-            text: match[1] || href }));
+          var href = safeUrl(match[2] || match[3]);
+          if (href) {
+            container.appendChild(el("a", { href: href, target: "_blank", rel: "noopener noreferrer",
+              text: match[1] || match[3] }));
+          } else {
+            container.appendChild(document.createTextNode(match[0]));
+          }
         }
         last = LINK_RE.lastIndex;
       }
@@ -161,13 +177,15 @@
       renderText(bubble, entry.text);
       item.appendChild(bubble);
     }
-    if (entry.image && /^https?:\/\//.test(entry.image)) {
-      item.appendChild(el("img", { className: "bc-image", src: entry.image, alt: "" }));
+    var image = safeUrl(entry.image);
+    if (image) {
+      item.appendChild(el("img", { className: "bc-image", src: image, alt: "" }));
     }
-    if (entry.buttons && entry.buttons.length && live) {
+    var buttons = Array.isArray(entry.buttons) ? entry.buttons.filter(function (b) { return b && typeof b === "object"; }) : [];
+    if (buttons.length && live) {
       var replies = el("div", { className: "bc-quick-replies", role: "group", "aria-label": "Suggested replies" });
-      entry.buttons.forEach(function (button) {
-        var choice = el("button", { type: "button", className: "bc-quick-reply", text: button.title || button.payload });
+      buttons.forEach(function (button) {
+        var choice = el("button", { type: "button", className: "bc-quick-reply", text: String(button.title || button.payload || "") });
         choice.addEventListener("click", function () { send(button.payload || button.title, button.title); });
         replies.appendChild(choice);
       });
@@ -265,9 +283,9 @@
     var attachment = data.attachment || {};
     var entry = {
       from: "bot",
-      text: data.text || "",
-      buttons: data.quick_replies || data.buttons || [],
-      image: attachment.type === "image" && attachment.payload ? attachment.payload.src : null,
+      text: typeof data.text === "string" ? data.text : "",
+      buttons: Array.isArray(data.quick_replies) ? data.quick_replies : Array.isArray(data.buttons) ? data.buttons : [],
+      image: attachment.type === "image" && attachment.payload ? safeUrl(attachment.payload.src) : null,
       ts: Date.now()
     };
     if (!entry.text && !entry.buttons.length && !entry.image) return;
