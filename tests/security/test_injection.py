@@ -74,7 +74,6 @@ def test_hostile_customer_input_reaches_slack_escaped_and_inert(slack_stack, sta
     fields = [f["text"] for block in post["blocks"] if block.get("fields") for f in block["fields"]]
     assert slack_text.code_span(customer.sender)[1:-1] in "".join(fields)  # the sender id in its code span
     assert any(f.startswith("*Channel*\nrest") and "<!" not in f for f in fields), fields
-    assert "@channel" not in json.dumps(fields)  # neutralised (an invisible character after '@')
     transcript = next(b["text"]["text"] for b in post["blocks"] if "Transcript" in str(b.get("text")))
     assert transcript.count("```") == 2 and "&lt;!channel&gt;" in transcript
     assert relayed["blocks"][-1]["text"] == {"type": "plain_text", "text": slack_text.escape(f"hello? {HOSTILE}"), "emoji": False}
