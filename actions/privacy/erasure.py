@@ -19,7 +19,10 @@ carries a Slack confirm dialog. A signed click (actions/slack_events.py) runs
 5. the **backend** (admin key): tickets and emails deleted, the account anonymised;
 6. the **handoff store**: every case of the customer becomes a tombstone (case id, Slack
    coordinates, status ``erased``), agent replies and Slack outbox rows are deleted; each case
-   message in Slack is replaced by a notice without personal data;
+   message in Slack is replaced by a notice without personal data, and the bot's own messages in
+   the case threads (the customer's relayed words, notes, drafts sent) are deleted from Slack
+   (``chat.delete`` through the outbox; agents' own thread messages cannot be deleted with a bot
+   token);
 7. the erasure log row is completed: erasure id, time, approving agent, counts per store and a
    salted hash of the customer id (actions/privacy/log.py).
 
@@ -183,12 +186,19 @@ def erase_handoff(store: Any, conversation_ids: Iterable[str], customer_id: Opti
             cases |= {r[0] for r in conn.execute(f"SELECT case_id FROM handoff_cases WHERE conversation_id IN ({marks})", group)}
         if customer_id:
             cases |= {r[0] for r in conn.execute("SELECT case_id FROM handoff_cases WHERE customer_id = ?", (customer_id,))}
-        counts = {"handoff_cases": len(cases), "agent_replies": 0, "slack_outbox": 0}
+        counts = {"handoff_cases": len(cases), "agent_replies": 0, "slack_outbox": 0, "slack_thread_messages": 0}
+        posted: Set[tuple] = set()  # the bot's thread messages (the customer's relayed words among them)
         for key, column_values in (("case_id", sorted(cases)), ("conversation_id", ids)):
             for group in chunks(column_values):
                 marks = ", ".join("?" for _ in group)
+                posted |= {(r[0], r[1]) for r in conn.execute(
+                    f"SELECT slack_channel, slack_ts FROM slack_outbox WHERE {key} IN ({marks}) AND kind = 'reply' "
+                    "AND status = 'sent' AND slack_channel IS NOT NULL AND slack_ts IS NOT NULL", group)}
                 counts["agent_replies"] += conn.execute(f"DELETE FROM agent_replies WHERE {key} IN ({marks})", group).rowcount
                 counts["slack_outbox"] += conn.execute(f"DELETE FROM slack_outbox WHERE {key} IN ({marks})", group).rowcount
+        for channel, ts in sorted(posted):  # queued after the deletions above, in the same transaction
+            store._enqueue(conn, "delete", {"channel": channel, "ts": ts}, None, None, f"delete:{channel}:{ts}")
+            counts["slack_thread_messages"] += 1
         for case_id in sorted(cases):
             conn.execute(
                 """UPDATE handoff_cases SET conversation_id = 'erased', input_channel = NULL, customer_id = NULL,

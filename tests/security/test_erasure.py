@@ -145,6 +145,9 @@ def test_approved_deletion_erases_the_customer_from_every_store(privacy_stack, s
     assert "handoff_resolve" in action_ids(post)
     case_id = case_id_of(stack, customer.sender)
     assert button["value"] == case_id
+    # paused: what the customer says now is relayed into the case thread in Slack
+    assert customer.send(f"are you still there? it's about {phrase}", metadata=meta) == []
+    wait_for(lambda: any(phrase in (m.get("text") or "") for m in stack_slack.thread(post["ts"])), message="the relayed message")
     # every store holds the customer now (the test below would prove nothing otherwise)
     before = search_sqlite(stack.config.var_dir, needles)
     for store in ("rasa_tracker.db", "rasa_events.db", "handoff.sqlite3", "twilio_sms.sqlite3", "backend.sqlite3"):
@@ -184,6 +187,11 @@ def test_approved_deletion_erases_the_customer_from_every_store(privacy_stack, s
     for label, value in needles.items():
         assert value.lower() not in shown.lower(), label
 
+    # Slack: the bot's thread messages (the customer's relayed words) are deleted too
+    wait_for(lambda: not [m for m in stack_slack.posts() if phrase in block_text(m)], message="the relayed messages deleted")
+    assert counts["slack_thread_messages"] >= 1
+    assert [m for m in stack_slack.thread(post["ts"]) if "Erasure" in (m.get("text") or "")]
+
     # a second click is idempotent: nothing more is done or logged
     updates_before = len(stack_slack.calls_to("chat.update"))
     assert agent.click(ACTION_APPROVE_DELETION, case_id, CHANNEL, post["ts"]).status == 200
@@ -202,6 +210,20 @@ def test_approved_deletion_erases_the_customer_from_every_store(privacy_stack, s
     time.sleep(2)  # the audit consumer has recorded "hello again" by now
     assert search_sqlite(stack.config.var_dir, needles) == []
     assert len(privacy_rows(stack)) == 1
+
+
+def test_only_deletion_requests_show_the_approve_button_and_an_erased_case_shows_no_personal_data():
+    from actions.handoff import render_case
+
+    case = {"case_id": "H-1", "conversation_id": "c1", "status": "open", "rule": "data_deletion", "reason": "r",
+            "context": {"customer": {"id": "C0042", "name": "Ada Lovelace", "verified": True}, "triage": {"intent": "delete_account"}}}
+    assert ACTION_APPROVE_DELETION in action_ids(render_case(case))
+    other = {**case, "rule": "customer_asks_for_human", "context": {**case["context"], "triage": {"intent": "request_human"}}}
+    assert ACTION_APPROVE_DELETION not in action_ids(render_case(other))
+    erased = {"case_id": "H-1", "status": "erased", "rule": "data_deletion", "conversation_id": "erased",
+              "context": {"erasure": {"erasure_id": "E-1", "approved_by": "UAGENT01", "counts": {"conversations": 2, "tracker_events": 5}}}}
+    shown = render_case(erased)
+    assert "E-1" in block_text(shown) and "<@UAGENT01>" in block_text(shown) and not action_ids(shown)
 
 
 def test_the_backend_erasure_endpoint_needs_the_admin_key(privacy_stack):
