@@ -110,8 +110,8 @@ def _is_agent_thread_message(event: Dict[str, Any]) -> bool:
 
 async def _handle_thread_message(event: Dict[str, Any]) -> None:
     case = get_store().case_by_thread(event.get("channel"), str(event["thread_ts"]))
-    if case is None:
-        return  # a thread that is not a handoff case
+    if case is None or case.get("status") == "erased":
+        return  # a thread that is not a handoff case, or one whose customer was erased (no one to deliver to)
     await handoff.on_agent_message(case, event["text"], event.get("user"), str(event.get("ts")))
 
 

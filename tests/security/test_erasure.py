@@ -199,6 +199,11 @@ def test_approved_deletion_erases_the_customer_from_every_store(privacy_stack, s
     assert privacy_rows(stack) == [log]
     assert len(stack_slack.calls_to("chat.update")) == updates_before
 
+    # an agent writing in the erased case's thread reaches no one and stores nothing
+    assert agent.agent_reply(CHANNEL, post["ts"], f"noted, {person['name']}").status == 200
+    time.sleep(2)
+    assert not [h for h in search_sqlite(stack.config.var_dir, {"name": person["name"]})]
+
     # the running REST conversation does not come back: the next message starts from nothing
     customer.say("hello again")
     events = stored_events(stack, customer.sender)
