@@ -70,6 +70,10 @@ def privacy_rows(stack) -> List[Dict[str, Any]]:
     conn.row_factory = sqlite3.Row
     try:
         return [dict(r) for r in conn.execute("SELECT * FROM erasure_log ORDER BY requested_at")]
+    except sqlite3.OperationalError as error:  # the file is there, its tables not yet
+        if "no such table" in str(error):
+            return []
+        raise
     finally:
         conn.close()
 
