@@ -130,12 +130,20 @@ def erase_audit(conversation_ids: Iterable[str], customer_id: Optional[str]) -> 
     from actions.audit.store import AuditStore
     from actions.privacy.sqlstores import chunks
 
+    from actions.audit.turns import new_state
+
     ids = sorted(set(conversation_ids))
     consumer = _audit_consumer()
-    if consumer is not None:  # what the running consumer holds in memory would be written back
+    if consumer is not None:
+        # What the running consumer holds in memory would be written back. It works in a thread:
+        # the states dict is not resized under it; each state is emptied in place instead (an
+        # empty, idle state is one the consumer itself deletes at its next commit).
         for cid in ids:
-            consumer.assembler.states.pop(cid, None)
-            consumer.assembler.dirty.discard(cid)
+            state = consumer.assembler.states.get(cid)
+            if state is not None:
+                fresh = new_state()
+                state.clear()
+                state.update(fresh)
     store = AuditStore.from_settings()
     store.init()
     counts = {"audit_turns": 0, "audit_states": 0}

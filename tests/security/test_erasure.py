@@ -349,3 +349,82 @@ def test_postgres_tracker_broker_and_audit_are_erased(pg_schema, monkeypatch, tm
         assert conn.execute("SELECT count(*) FROM tracker_events WHERE sender_id = 'rest-other'").fetchone()[0] == 2
         assert conn.execute("SELECT count(*) FROM events WHERE sender_id = 'rest-other'").fetchone()[0] == 2
         assert conn.execute("SELECT count(*) FROM audit_turns").fetchone()[0] == 1
+
+
+RASA_PROBE = r'''
+import asyncio, json, sys, types
+from rasa.core.brokers.sql import SQLEventBroker
+from rasa.core.lock_store import InMemoryLockStore
+from rasa.core.tracker_store import AwaitableTrackerStore, SQLTrackerStore
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import ActionExecuted, SessionStarted, SlotSet, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
+from rasa_addons import privacy_endpoint
+
+tracker_db, broker_db, customer_id, phone = sys.argv[1:5]
+domain = Domain.from_yaml("slots:\n  customer_id:\n    type: text\n    mappings:\n    - type: custom\n")
+pg = dict(dialect="postgresql", host="127.0.0.1", port=5432, username="postgres")
+broker = SQLEventBroker(db=broker_db, **pg)
+store = SQLTrackerStore(domain=domain, db=tracker_db, event_broker=broker, **pg)
+agent = types.SimpleNamespace(tracker_store=AwaitableTrackerStore(store), lock_store=InMemoryLockStore())
+
+def events(text, metadata=None, slot=None):
+    out = [SessionStarted(), ActionExecuted("action_listen"), UserUttered(text, {"name": "greet"}, metadata=metadata)]
+    return out + ([SlotSet("customer_id", slot)] if slot else [])
+
+async def main():
+    for sender, evs in {"rest-pat": events("hi from pat", {"customer_id": customer_id}, customer_id),
+                        phone: events("sms from pat", {"phone": phone}),
+                        "rest-other": events("someone else", slot="C0778")}.items():
+        await agent.tracker_store.save(DialogueStateTracker.from_events(sender, evs, domain.slots))
+
+    async def running_turn():  # a turn of rest-pat holds the lock while the erasure starts
+        async with agent.lock_store.lock("rest-pat"):
+            tracker = await agent.tracker_store.retrieve("rest-pat")
+            await asyncio.sleep(1.5)
+            tracker.update(UserUttered("one more message", {"name": "greet"}))
+            await agent.tracker_store.save(tracker)
+
+    turn = asyncio.create_task(running_turn())
+    await asyncio.sleep(0.2)
+    result = await privacy_endpoint.erase(agent, customer_id, [phone], [])
+    await turn
+    left = {s: len((await agent.tracker_store.retrieve(s) or types.SimpleNamespace(events=[])).events)
+            for s in ("rest-pat", phone, "rest-other")}
+    with broker.engine.connect() as conn:
+        broker_left = dict(conn.exec_driver_sql("SELECT sender_id, count(*) FROM events GROUP BY sender_id").fetchall())
+    print(json.dumps({"result": result, "left": left, "broker_left": broker_left}))
+
+asyncio.run(main())
+'''
+
+
+@pytest.fixture
+def pg_databases():
+    psycopg = pytest.importorskip("psycopg")
+    try:
+        admin = psycopg.connect(PG_URL, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as error:
+        pytest.skip(f"PostgreSQL is not available: {error}")
+    names = [f"erasure_{kind}_{uuid.uuid4().hex[:8]}" for kind in ("tracker", "broker")]
+    for name in names:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield names
+    finally:
+        for name in names:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+def test_rasas_endpoint_erases_rasas_own_postgres_rows_after_a_running_turn(pg_databases):
+    """Rasa's SQLTrackerStore and SQLEventBroker on PostgreSQL (endpoints.prod.yml's tracker store):
+    the erasure waits for a running turn of the conversation to save, then deletes, so the turn does
+    not write the conversation back; the other customer's conversation stays."""
+    from tests.performance.rasa_script import run_in_rasa_env
+
+    out = run_in_rasa_env(RASA_PROBE, *pg_databases, "C0777", "+15555550777", timeout=600)
+    assert sorted(out["result"]["conversation_ids"]) == sorted(["rest-pat", "+15555550777"])
+    assert out["result"]["counts"]["tracker_events"] == 4 + 3 + 1 and out["result"]["broker_erased"] is True
+    assert out["left"] == {"rest-pat": 0, "+15555550777": 0, "rest-other": 4}
+    assert out["broker_left"] == {"rest-other": 4}
