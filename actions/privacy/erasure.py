@@ -239,6 +239,13 @@ async def approve_deletion(case: Dict[str, Any], user: Optional[str], action_ts:
     if not is_deletion_request(case):
         thread_note(store, case_id, "This case is not a deletion request; nothing was erased.", f"notdeletion:{action_ts}")
         return None
+    missing = [name for name, value in (("PRIVACY_API_TOKEN or RASA_API_TOKEN", privacy_token()),
+                                        ("BACKEND_ADMIN_KEY", os.environ.get("BACKEND_ADMIN_KEY", "").strip())) if not value]
+    if missing:
+        logger.error("erasure requested for case %s but %s not set", case_id, " and ".join(missing))
+        thread_note(store, case_id, ":warning: Erasure is not configured on this server (" + " and ".join(missing)
+                    + " not set); nothing was erased.", f"notconfigured:{action_ts}")
+        return None
     log = PrivacyLog()
     erasure_id = log.claim(case_id, user)
     if erasure_id is None:
