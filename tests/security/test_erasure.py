@@ -428,3 +428,28 @@ def test_rasas_endpoint_erases_rasas_own_postgres_rows_after_a_running_turn(pg_d
     assert out["result"]["counts"]["tracker_events"] == 4 + 3 + 1 and out["result"]["broker_erased"] is True
     assert out["left"] == {"rest-pat": 0, "+15555550777": 0, "rest-other": 4}
     assert out["broker_left"] == {"rest-other": 4}
+
+
+def test_without_the_keys_the_click_erases_nothing_and_says_why(tmp_path, monkeypatch):
+    import asyncio
+
+    from actions import outbox
+    from actions.privacy import erasure
+
+    monkeypatch.setenv("HANDOFF_DB", str(tmp_path / "handoff.sqlite3"))
+    monkeypatch.setenv("PRIVACY_DB", str(tmp_path / "privacy.sqlite3"))
+    monkeypatch.delenv("BACKEND_ADMIN_KEY", raising=False)
+    monkeypatch.setattr(erasure, "privacy_token", lambda: "")
+    outbox.reset()
+    try:
+        store = outbox.get_store()
+        case = {"case_id": "H-keys", "conversation_id": "c-keys", "customer_id": "C0042", "rule": "data_deletion",
+                "context": {"triage": {"intent": "delete_account"}}}
+        store.create_case(case, {"text": "case"})
+        assert asyncio.run(erasure.approve_deletion(store.get_case("H-keys"), "UAGENT01", "1.0")) is None
+        notes = [json.loads(item["payload"])["text"] for item in store.outbox_items() if item["kind"] == "reply"]
+        assert any("not configured" in note and "BACKEND_ADMIN_KEY" in note for note in notes)
+        assert not (tmp_path / "privacy.sqlite3").exists()
+        assert store.get_case("H-keys")["status"] == "open"
+    finally:
+        outbox.reset()
