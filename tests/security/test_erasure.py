@@ -19,14 +19,13 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 import pytest
 
 from actions.privacy.erasure import ACTION_APPROVE_DELETION
-from tests.handoff.conftest import CHANNEL, RASA_TOKEN, action_ids, block_text, rasa_tracker, wait_for
-from tests.security.conftest import (ACCOUNT_SID, ADMIN_KEY, AUTH_TOKEN, TWILIO_NUMBER, TwilioWebhook, identity_needles,
+from tests.handoff.conftest import CHANNEL, action_ids, block_text, rasa_tracker, wait_for
+from tests.security.conftest import (ACCOUNT_SID, ADMIN_KEY, TWILIO_NUMBER, TwilioWebhook, identity_needles,
                                      search_postgres, search_sqlite)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
