@@ -497,7 +497,7 @@ class ActionHandoffToHuman(Action):
             logger.exception("suggested reply for %s failed", case_id)
             draft = {"status": "failed", "text": None, "citations": [], "note": "help center unavailable"}
         case = store.get_case(case_id)
-        if case is None:
+        if case is None or case.get("status") == "erased":
             return
         context = dict(case.get("context") or {}, draft_note=draft.get("note"))
         store.update_case(case_id, draft_text=draft.get("text"), draft_citations=draft.get("citations"),
