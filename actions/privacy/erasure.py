@@ -6,17 +6,20 @@ carries a Slack confirm dialog. A signed click (actions/slack_events.py) runs
 
 1. the backend is asked for the customer's phone number (SMS and voice conversations are keyed by
    it), before anything is erased;
-2. **Rasa** erases every conversation whose events show the customer (a ``customer_id`` slot with
+2. the **backend** (admin key): tickets and emails deleted, the account anonymised. First, so that
+   a message the customer sends meanwhile starts a conversation nobody can tie to the account (the
+   channel's customer id or phone no longer resolves);
+3. **Rasa** erases every conversation whose events show the customer (a ``customer_id`` slot with
    their id, or a message from their phone) from the tracker store and the SQL event broker's
    table, through its authenticated ``/webhooks/privacy/erase`` endpoint
    (rasa_addons/privacy_endpoint.py): under each conversation's lock, with Rasa's cached copies
    dropped, so a running conversation cannot write the events back. It answers with the
    conversation ids, which the other stores are erased by;
-3. the **audit trail** (SQLite or PostgreSQL): turns of those conversations or with the customer's
+4. the **audit trail** (SQLite or PostgreSQL): turns of those conversations or with the customer's
    id, the consumer's per-conversation state, and the consumer's in-memory state; swept again a
    moment later for a batch the consumer had in hand;
-4. the **SMS state**: the opt-out rows of the customer's numbers;
-5. the **backend** (admin key): tickets and emails deleted, the account anonymised;
+5. the **SMS state**: the opt-out rows of the customer's numbers; the backend once more for tickets
+   of the other conversations (filed without a customer id);
 6. the **handoff store**: every case of the customer becomes a tombstone (case id, Slack
    coordinates, status ``erased``), agent replies and Slack outbox rows are deleted; each case
    message in Slack is replaced by a notice without personal data, and the bot's own messages in
@@ -267,6 +270,12 @@ async def approve_deletion(case: Dict[str, Any], user: Optional[str], action_ts:
                 phones.add(str(customer["phone"]))
         except NotFound:  # the backend step of an earlier attempt ran already
             pass
+        # the backend first: a message the customer sends while the rest is erased starts a new
+        # conversation, and with the account gone the channel can no longer vouch for who they are
+        step = "backend"
+        backend = await get_client().erase_customer(customer_id, [case["conversation_id"]])
+        for key, value in (backend.get("counts") or {}).items():
+            counts[f"backend_{key}"] = int(value)
         step = "rasa"
         rasa = await erase_in_rasa(customer_id, phones, [case["conversation_id"]])
         conversations = set(rasa.get("conversation_ids") or []) | {case["conversation_id"]}
@@ -278,10 +287,9 @@ async def approve_deletion(case: Dict[str, Any], user: Optional[str], action_ts:
         audit = erase_audit(conversations, customer_id)
         step = "sms"
         counts["sms_state"] = erase_sms_state(phones | {c for c in conversations if c.startswith("+")})
-        step = "backend"
-        backend = await get_client().erase_customer(customer_id, sorted(conversations))
-        for key, value in (backend.get("counts") or {}).items():
-            counts[f"backend_{key}"] = int(value)
+        step = "backend"  # tickets filed under the other conversations without a customer id
+        more = await get_client().erase_customer(customer_id, sorted(conversations))
+        counts["backend_tickets"] = counts.get("backend_tickets", 0) + int((more.get("counts") or {}).get("tickets", 0))
         step = "audit"
         await asyncio.sleep(AUDIT_RESWEEP_SECONDS)  # a batch the consumer had in hand is committed by now
         again = erase_audit(conversations, customer_id)

@@ -193,7 +193,7 @@ def test_approved_deletion_erases_the_customer_from_every_store(privacy_stack, s
     # Slack: the bot's thread messages (the customer's relayed words) are deleted too
     wait_for(lambda: not [m for m in stack_slack.posts() if phrase in block_text(m)], message="the relayed messages deleted")
     assert counts["slack_thread_messages"] >= 1
-    assert [m for m in stack_slack.thread(post["ts"]) if "Erasure" in (m.get("text") or "")]
+    wait_for(lambda: [m for m in stack_slack.thread(post["ts"]) if "Erasure" in (m.get("text") or "")], message="the note")
 
     # a second click is idempotent: nothing more is done or logged
     updates_before = len(stack_slack.calls_to("chat.update"))
