@@ -29,6 +29,7 @@ with ``hmac.compare_digest``. 401 without it or with a wrong one; 503 if neither
 """
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 import os
@@ -126,8 +127,10 @@ async def erase(agent: Any, customer_id: Optional[str], phones: List[str], conve
 
 
 async def retention(agent: Any, before: float) -> Dict[str, Any]:
+    """The scans (every conversation's latest event, every broker row) run in a thread and the
+    broker in batches of their own transaction, so Rasa keeps answering customers meanwhile."""
     stores = _Stores(agent)
-    expired = stores.tracker(lambda db: sqlstores.expired_conversations(db, before)) or []
+    expired = await asyncio.to_thread(stores.tracker, lambda db: sqlstores.expired_conversations(db, before)) or []
     counts = {"tracker_events": 0, "broker_events": 0}
     removed = 0
     for sender in expired:
@@ -141,7 +144,14 @@ async def retention(agent: Any, before: float) -> Dict[str, Any]:
                 removed += 1
                 counts["tracker_events"] += deleted
                 _forget_in_memory(stores.tracker_store, sender)
-    counts["broker_events"] = stores.broker(lambda db: sqlstores.delete_broker_before(db, before)) or 0
+    if stores.broker_engine is not None:
+        top = stores.broker(sqlstores.broker_top_id)
+        after: Optional[int] = 0
+        while after is not None:
+            start = after
+            removed_now, after = await asyncio.to_thread(
+                stores.broker, lambda db: sqlstores.delete_broker_batch(db, before, start, top))
+            counts["broker_events"] += removed_now
     return {"conversations": removed, "counts": counts, "broker": stores.broker_kind,
             "broker_erased": stores.broker_engine is not None}
 

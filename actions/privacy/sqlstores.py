@@ -188,24 +188,39 @@ def still_expired(db: Sql, sender_id: str, cutoff: float) -> bool:
     return latest is not None and float(latest) < float(cutoff)
 
 
+def delete_broker_batch(db: Sql, cutoff: float, after: int, top: Optional[int], batch: int = 2000) -> Tuple[int, Optional[int]]:
+    """One batch of ``delete_broker_before``: rows with id > ``after``; (rows removed, last id read,
+    None when there are no more rows). ``top`` is the table's newest id when the run started."""
+    rows = db.all("SELECT id, data FROM events WHERE id > :after ORDER BY id LIMIT :n", {"after": after, "n": batch})
+    if not rows:
+        return 0, None
+    old = []
+    for row_id, data in rows:
+        event = _loads(data)
+        ts = event.get("timestamp")
+        if event.get("event") != "erased" and isinstance(ts, (int, float)) and ts < cutoff:
+            old.append(int(row_id))
+    removed = 0
+    for group in chunks(old):
+        clause, params = in_list(group)
+        removed += _tombstone_top(db, top, f"id IN {clause}", params)
+        keep = "AND id <> :top" if top is not None and db.dialect == "sqlite" else ""
+        removed += db.run(f"DELETE FROM events WHERE id IN {clause} {keep}", {**params, "top": top})
+    return removed, int(rows[-1][0])
+
+
+def broker_top_id(db: Sql) -> Optional[int]:
+    return _top_id(db)
+
+
 def delete_broker_before(db: Sql, cutoff: float, batch: int = 2000) -> int:
     """Delete broker rows whose event is older than ``cutoff`` (the table has no timestamp column:
     the events' own ``timestamp`` decides). The newest row becomes a tombstone on SQLite."""
     top = _top_id(db)
     removed, after = 0, 0
     while True:
-        rows = db.all("SELECT id, data FROM events WHERE id > :after ORDER BY id LIMIT :n", {"after": after, "n": batch})
-        if not rows:
+        count, last = delete_broker_batch(db, cutoff, after, top, batch)
+        removed += count
+        if last is None:
             return removed
-        old = []
-        for row_id, data in rows:
-            event = _loads(data)
-            ts = event.get("timestamp")
-            if event.get("event") != "erased" and isinstance(ts, (int, float)) and ts < cutoff:
-                old.append(int(row_id))
-        after = int(rows[-1][0])
-        for group in chunks(old):
-            clause, params = in_list(group)
-            removed += _tombstone_top(db, top, f"id IN {clause}", params)
-            keep = "AND id <> :top" if top is not None and db.dialect == "sqlite" else ""
-            removed += db.run(f"DELETE FROM events WHERE id IN {clause} {keep}", {**params, "top": top})
+        after = last
