@@ -113,8 +113,9 @@ async def erase(agent: Any, customer_id: Optional[str], phones: List[str], conve
     senders: Set[str] = {c for c in conversation_ids if c}
     if stores.tracker_engine is None and not hasattr(stores.tracker_store, "store"):
         raise RuntimeError(f"tracker store {type(stores.tracker_store).__name__} cannot be erased from here")
-    senders |= stores.tracker(lambda db: sqlstores.tracker_conversations(db, customer_id, phones)) or set()
-    senders |= stores.broker(lambda db: sqlstores.broker_conversations(db, customer_id, phones)) or set()
+    # the searches read whole tables (LIKE on the JSON): in a thread, so Rasa keeps answering meanwhile
+    senders |= await asyncio.to_thread(stores.tracker, lambda db: sqlstores.tracker_conversations(db, customer_id, phones)) or set()
+    senders |= await asyncio.to_thread(stores.broker, lambda db: sqlstores.broker_conversations(db, customer_id, phones)) or set()
     counts = {"tracker_events": 0, "broker_events": 0}
     for sender in sorted(senders):
         # the conversation's lock: a running turn saves first, the next one finds nothing
