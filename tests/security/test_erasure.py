@@ -180,6 +180,15 @@ def test_approved_deletion_erases_the_customer_from_every_store(privacy_stack, s
     assert counts["conversations"] >= 2 and counts["tracker_events"] > 0 and counts["broker_events"] > 0
     assert counts["audit_turns"] > 0 and counts["sms_state"] == 1 and counts["handoff_cases"] == 1
     assert counts["backend_tickets"] >= 1 and counts["backend_customer"] == 1
+    # the orders stay for the books, under a pseudonym without name, email, phone or address
+    backend = sqlite3.connect(f"file:{stack.config.var_dir / 'backend.sqlite3'}?mode=ro", uri=True)
+    try:
+        pseudonyms = backend.execute("SELECT id, name, email, phone, address FROM customers WHERE lock_reason = 'erased'").fetchall()
+        assert len(pseudonyms) == 1 and pseudonyms[0][1:] == ("Erased customer", pseudonyms[0][0].lower() + "@erased.invalid", "", "{}")
+        kept = backend.execute("SELECT count(*), max(shipping_address) FROM orders WHERE customer_id = ?", (pseudonyms[0][0],)).fetchone()
+        assert kept == (counts["backend_orders"], "{}") and kept[0] >= 1
+    finally:
+        backend.close()
 
     # the Slack case says it was done, without personal data
     updated = wait_for(lambda: "Personal data erased" in block_text(stack_slack.find(post["ts"]) or {}) and stack_slack.find(post["ts"]),
