@@ -496,6 +496,7 @@ class BackendClient:
         *,
         json: Any = None,
         params: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
     ) -> Any:
         """Send one request (plus at most one retry, see module docstring); return parsed JSON."""
         params = {k: v for k, v in (params or {}).items() if v is not None} or None
@@ -503,7 +504,8 @@ class BackendClient:
         for attempt in (1, 2):
             started = time.perf_counter()
             try:
-                response = await self._http_client().request(method, path, json=json, params=params)
+                response = await self._http_client().request(method, path, json=json, params=params,
+                                                              headers=headers)
             except httpx.HTTPError as error:
                 last_error = error
                 retry = isinstance(error, _NOT_SENT) or (
@@ -710,6 +712,19 @@ class BackendClient:
 
     async def get_ticket(self, ticket_id: str) -> Ticket:
         return await self._get(f"/api/tickets/{_seg(ticket_id)}")
+
+    # -- admin -------------------------------------------------------------------------------
+    async def erase_customer(self, customer_id: str, conversation_ids: list[str] | None = None) -> dict[str, Any]:
+        """Right to erasure: delete the customer's tickets and emails, anonymise the account
+        (``POST /api/admin/customers/<id>/erase``, admin key ``BACKEND_ADMIN_KEY``). Counts only;
+        an unknown customer answers ``{"customer": "not_found"}`` (already erased)."""
+        key = os.environ.get("BACKEND_ADMIN_KEY", "").strip()
+        if not key:
+            raise BackendError("BACKEND_ADMIN_KEY is not set: the backend's admin endpoints cannot be called.")
+        return await self._request(
+            "POST", f"/api/admin/customers/{_seg(customer_id)}/erase",
+            json={"conversation_ids": list(conversation_ids or [])}, headers={"X-Api-Key": key},
+        )
 
 
 # --------------------------------------------------------------------------------------------

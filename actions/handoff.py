@@ -38,6 +38,7 @@ from actions.escalation import RulesFileError, get_rules
 from actions.formatting import item_summary, money
 from actions.outbox import HandoffStore, get_outbox, get_store
 from actions.pii import mask
+from actions.privacy import erasure as privacy_erasure
 from actions.triage import assess_message
 
 logger = logging.getLogger(__name__)
@@ -275,6 +276,8 @@ def _escape(text: str) -> str:
 def render_case(case: Dict[str, Any]) -> Dict[str, Any]:
     """The Slack message of a case (text fallback + blocks), from the stored case alone, so it can
     be re-rendered later (draft ready, resolved, ...)."""
+    if case.get("status") == "erased":  # a deletion request that was carried out: no personal data left
+        return privacy_erasure.render_erased(case)
     ctx = case.get("context") or {}
     triage = ctx.get("triage") or {}
     resolved = case.get("status") == "resolved"
@@ -339,6 +342,8 @@ def render_case(case: Dict[str, Any]) -> Dict[str, Any]:
                             "text": {"type": "plain_text", "text": "Send suggested reply"}})
             buttons.append({"type": "button", "action_id": ACTION_DISCARD_DRAFT, "value": case["case_id"],
                             "text": {"type": "plain_text", "text": "Discard draft"}})
+        if privacy_erasure.is_deletion_request(case):
+            buttons.append(privacy_erasure.approve_button(case))
         buttons.append({"type": "button", "action_id": ACTION_RESOLVE, "value": case["case_id"],
                         "text": {"type": "plain_text", "text": "Resolve"},
                         "confirm": {"title": {"type": "plain_text", "text": "Hand back to the bot?"},
@@ -492,7 +497,7 @@ class ActionHandoffToHuman(Action):
             logger.exception("suggested reply for %s failed", case_id)
             draft = {"status": "failed", "text": None, "citations": [], "note": "help center unavailable"}
         case = store.get_case(case_id)
-        if case is None:
+        if case is None or case.get("status") == "erased":
             return
         context = dict(case.get("context") or {}, draft_note=draft.get("note"))
         store.update_case(case_id, draft_text=draft.get("text"), draft_citations=draft.get("citations"),

@@ -30,7 +30,7 @@ Tables (other modules and the audit/KPI work read them; columns are a stable int
     id, case_id, conversation_id, slack_ts (unique), agent, text, source (thread|suggested_reply|system),
     draft_similarity, status (pending|delivered|failed), delivered_via, error, seen (1 once the
     customer's channel has shown it), created_at, delivered_at
-``slack_outbox``  id, kind (post|reply|update), case_id, conversation_id, dedupe_key (unique), payload (JSON),
+``slack_outbox``  id, kind (post|reply|update|delete: a bot message removed by an erasure), case_id, conversation_id, dedupe_key (unique), payload (JSON),
     status (pending|sending|uncertain|sent|dead), attempts, last_error, created_at,
     next_attempt_at, lease_until, sent_at, slack_channel, slack_ts
 ``slack_events``  event_id, received_at: Slack Events API retries are processed once
@@ -536,6 +536,8 @@ class SlackOutbox:
         payload = item["payload"]
         if item["kind"] == "post":
             return {"channel": payload.get("channel") or default_channel, "thread_ts": None}
+        if item["kind"] == "delete":  # {"channel", "ts"} of a message the bot posted (actions/privacy/erasure.py)
+            return {"channel": payload["channel"], "thread_ts": payload["ts"]}
         case = self.store.get_case(item["case_id"]) if item.get("case_id") else None
         if case is None:
             raise _ParentFailed("no such case")
@@ -558,7 +560,9 @@ class SlackOutbox:
         text = payload.get("text") or " "
         blocks = None if plain else payload.get("blocks")
         metadata = {"event_type": METADATA_EVENT_TYPE, "event_payload": {"outbox_id": item["id"], "case_id": item.get("case_id") or ""}}
-        if item["kind"] == "update":
+        if item["kind"] == "delete":
+            response = await client.chat_delete(channel=target["channel"], ts=target["thread_ts"])
+        elif item["kind"] == "update":
             response = await client.chat_update(channel=target["channel"], ts=target["thread_ts"], text=text, blocks=blocks)
         else:
             response = await client.chat_postMessage(
@@ -590,6 +594,9 @@ class SlackOutbox:
     def _failed(self, item: Dict[str, Any], error: BaseException) -> str:
         kind = slack_client.classify(error)
         code = slack_client.error_code(error)
+        if item["kind"] == "delete" and code in ("message_not_found", "cant_delete_message"):
+            self.store.mark_dead(item["id"], code)  # gone already, or not the bot's to delete: nothing to retry
+            return "dead"
         if kind == slack_client.REJECTED:
             if not item["payload"].get("_plain") and item["payload"].get("blocks"):
                 # Slack refused the blocks: send the same content once more as plain text

@@ -1,7 +1,8 @@
 """Slack → assistant: the Events API and interactivity endpoints of the action server.
 
     POST /slack/events         Events API: url_verification, message events in case threads
-    POST /slack/interactivity  Block Kit buttons: send suggested reply, discard draft, resolve
+    POST /slack/interactivity  Block Kit buttons: send suggested reply, discard draft, resolve,
+                               approve deletion (actions/privacy/erasure.py)
     GET  /slack/outbox         delivery backlog by status (no message content)
 
 Every POST is authenticated the way Slack signs requests: ``X-Slack-Signature`` must be the
@@ -28,6 +29,7 @@ from slack_sdk.signature import SignatureVerifier
 
 from actions import handoff, slack_client, slack_text
 from actions.outbox import get_outbox, get_store
+from actions.privacy import erasure
 
 logger = logging.getLogger(__name__)
 
@@ -108,8 +110,8 @@ def _is_agent_thread_message(event: Dict[str, Any]) -> bool:
 
 async def _handle_thread_message(event: Dict[str, Any]) -> None:
     case = get_store().case_by_thread(event.get("channel"), str(event["thread_ts"]))
-    if case is None:
-        return  # a thread that is not a handoff case
+    if case is None or case.get("status") == "erased":
+        return  # a thread that is not a handoff case, or one whose customer was erased (no one to deliver to)
     # Slack sends the agent's text in its own format (&lt; escapes, <url|label> links, <@U1> mentions):
     # the customer gets plain text, which their channel then escapes its own way
     await handoff.on_agent_message(case, slack_text.from_slack(event["text"]), event.get("user"), str(event.get("ts")))
@@ -139,6 +141,8 @@ async def interactivity(request: Request) -> HTTPResponse:
             _later(handoff.discard_draft(case, user, action_ts))
         elif action_id == handoff.ACTION_RESOLVE:
             _later(handoff.resolve(case, user, via="button"))
+        elif action_id == erasure.ACTION_APPROVE_DELETION:
+            _later(erasure.approve_deletion(case, user, action_ts))
     return HTTPResponse(status=200)
 
 

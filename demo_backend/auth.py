@@ -4,7 +4,8 @@
   the public status page).
 * ``/labels/...``, ``/invoices/...``: anyone holding the link; the links are signed
   (``demo_backend.links``) so an id cannot be guessed into another customer's document.
-* ``/api/admin/...``: operators and tests only, ``X-Api-Key: <BACKEND_ADMIN_KEY>``.
+* ``/api/admin/...``: operators and tests only, ``X-Api-Key: <BACKEND_ADMIN_KEY>`` (or
+  ``Authorization: Bearer <key>``, for either key).
 * every other ``/api/...`` route: the action server, ``X-Api-Key: <BACKEND_API_KEY>`` (the admin
   key works too). Customers never call the API directly.
 
@@ -41,7 +42,7 @@ def attach(app: Sanic, api_key: str, admin_key: str) -> None:
         path = request.path
         if (method, path) in PUBLIC_EXACT or path.startswith(PUBLIC_PREFIXES):
             return None
-        supplied = request.headers.get(API_KEY_HEADER)
+        supplied = request.headers.get(API_KEY_HEADER) or _bearer(request)
         if path.startswith("/api/admin/") or path == "/api/admin":
             if _same(supplied, admin_key):
                 return None
@@ -49,6 +50,11 @@ def attach(app: Sanic, api_key: str, admin_key: str) -> None:
         if _same(supplied, api_key) or _same(supplied, admin_key):
             return None
         return _refuse(request, "This endpoint needs the backend API key (X-Api-Key).")
+
+
+def _bearer(request: Request) -> Optional[str]:
+    header = request.headers.get("authorization") or ""
+    return header[7:].strip() if header[:7].lower() == "bearer " else None
 
 
 def _refuse(request: Request, message: str) -> HTTPResponse:

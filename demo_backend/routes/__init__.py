@@ -5,11 +5,11 @@ from __future__ import annotations
 from sanic import Sanic
 
 from . import accounts, catalog, customers, documents, orders, returns, store, subscriptions
-from . import system, tickets
+from . import privacy, system, tickets
 
 BLUEPRINTS = (
     system.bp, catalog.bp, customers.bp, orders.bp, returns.bp, subscriptions.bp, accounts.bp,
-    tickets.bp, documents.bp, store.bp,
+    tickets.bp, documents.bp, store.bp, privacy.bp,
 )
 
 

@@ -22,6 +22,7 @@ TOKEN = "xoxb-test-token"
 SIGNING_SECRET = "test-signing-secret-8f2b"
 CHANNEL = "C0HANDOFF"
 RASA_TOKEN = "rasa-test-token"
+BACKEND_ADMIN_KEY = "test-backend-admin-key-51c3"
 
 
 @pytest.fixture
@@ -78,6 +79,10 @@ def slack_stack(tmp_path_factory, stack_slack: SlackEmulator) -> Iterator[Stack]
             "SLACK_TIMEOUT": "2",
             "SLACK_RETRY_MAX_SECONDS": "0.5",
             "RASA_API_TOKEN": RASA_TOKEN,
+            # erasure (tests/security): a known admin key and salt, and a quick second audit sweep
+            "BACKEND_ADMIN_KEY": BACKEND_ADMIN_KEY,
+            "ERASURE_HASH_SALT": "test-erasure-salt",
+            "ERASURE_AUDIT_RESWEEP": "1",
         },
     )
     running = Stack(config)

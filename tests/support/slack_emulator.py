@@ -11,7 +11,7 @@
     emulator.set_mode("slow")                       # answers after emulator.slow_seconds (the call still lands)
     emulator.set_mode("ok")
 
-Implemented: auth.test, chat.postMessage (blocks, thread_ts, metadata), chat.update,
+Implemented: auth.test, chat.postMessage (blocks, thread_ts, metadata), chat.update, chat.delete,
 conversations.history and conversations.replies (with include_all_metadata),
 chat.getPermalink. Requests are JSON, form-encoded or query strings like slack-sdk sends them;
 the bearer token is checked. :class:`SlackSigner` builds signed Events API / interactivity
@@ -233,6 +233,15 @@ class SlackEmulator:
                 message.setdefault("updates", 0)
                 message["updates"] += 1
                 return {"ok": True, "channel": channel, "ts": ts, "text": message["text"]}
+            if method == "chat.delete":
+                channel, ts = params.get("channel"), params.get("ts")
+                message = next((m for m in self.messages.get(channel, []) if m["ts"] == ts), None)
+                if message is None:
+                    return {"ok": False, "error": "message_not_found"}
+                if message.get("bot_id") != "BBOT0001":  # a bot token deletes only the bot's own messages
+                    return {"ok": False, "error": "cant_delete_message"}
+                self.messages[channel].remove(message)
+                return {"ok": True, "channel": channel, "ts": ts}
             if method in ("conversations.history", "conversations.replies"):
                 channel = params.get("channel")
                 if channel not in self.messages:
