@@ -53,7 +53,9 @@ def pick_customer(stack, skip: int = 0) -> Dict[str, Any]:
 
 def backend_customer(stack, customer_id: str) -> Optional[Dict[str, Any]]:
     try:
-        with urllib.request.urlopen(f"{stack.config.backend_url}/api/customers/{customer_id}", timeout=10) as r:
+        request = urllib.request.Request(f"{stack.config.backend_url}/api/customers/{customer_id}",
+                                         headers={"X-Api-Key": stack.env["BACKEND_API_KEY"]})
+        with urllib.request.urlopen(request, timeout=10) as r:
             return json.loads(r.read())
     except urllib.error.HTTPError as error:
         if error.code == 404:
@@ -133,10 +135,12 @@ def test_approved_deletion_erases_the_customer_from_every_store(privacy_stack, s
     assert sms_slots["customer_id"] == person["id"], "the SMS conversation should be verified by phone"
     text_by_sms(stack, twilio, person["phone"], "STOP")
 
-    # REST (the store page's widget passes the signed-in customer's id), then the deletion request
-    meta = {"customer_id": person["id"]}
-    customer.say(f"hello, I love my {phrase} mug", metadata=meta)
-    reply = customer.say("please delete my account and erase all my personal data", metadata=meta)
+    # REST, signed in (the site's identity token), then the deletion request
+    from tests.support.identity import hs256_token
+
+    customer.identity_token = hs256_token(stack.env["IDENTITY_JWT_SECRET"], person["id"])
+    customer.say(f"hello, I love my {phrase} mug")
+    reply = customer.say("please delete my account and erase all my personal data")
     assert any(text in reply for text in HANDOFF_REPLIES), reply
     tracker = rasa_tracker(stack, customer.sender)
     assert tracker["slots"]["customer_id"] == person["id"] and tracker["paused"] is True
@@ -149,7 +153,7 @@ def test_approved_deletion_erases_the_customer_from_every_store(privacy_stack, s
     case_id = case_id_of(stack, customer.sender)
     assert button["value"] == case_id
     # paused: what the customer says now is relayed into the case thread in Slack
-    assert customer.send(f"are you still there? it's about {phrase}", metadata=meta) == []
+    assert customer.send(f"are you still there? it's about {phrase}") == []
     wait_for(lambda: any(phrase in (m.get("text") or "") for m in stack_slack.thread(post["ts"])), message="the relayed message")
     # every store holds the customer now (the test below would prove nothing otherwise)
     before = search_sqlite(stack.config.var_dir, needles)
@@ -217,6 +221,8 @@ def test_approved_deletion_erases_the_customer_from_every_store(privacy_stack, s
     assert not [h for h in search_sqlite(stack.config.var_dir, {"name": person["name"]})]
 
     # the running REST conversation does not come back: the next message starts from nothing
+    # (the site issues no identity token for an erased account)
+    customer.identity_token = None
     customer.say("hello again")
     events = stored_events(stack, customer.sender)
     assert phrase not in json.dumps(events)
