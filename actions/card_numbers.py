@@ -38,7 +38,9 @@ _CONTIGUOUS_RE = re.compile(_START + r"([0-9]{13,19})(?![0-9])")
 # Anything else: digits with single spaces or dashes anywhere ("4 1 1 1 ...", "41111111 11111111").
 # The class overlaps the final digit, but at most 36 characters can be given back per start.
 _LOOSE_RE = re.compile(_START + r"[0-9][0-9 \-]{11,36}[0-9](?![0-9])")
-_LOOSE_SEP_RE = re.compile(r"[ \-]")
+# The first n digits of a loose candidate, ending at a group boundary (the candidate is at most 38
+# characters, so these cost a constant).
+_LOOSE_PREFIX_RES = {n: re.compile(rf"(?:[0-9][ \-]?){{{n - 1}}}[0-9](?![0-9])") for n in range(13, 20)}
 # a loose candidate (at most 38 characters, so this costs a constant) made of groups of four
 _FOURS_RE = re.compile(r"(?:[0-9]{4}[ \-])*[0-9]{1,4}")
 # The month of an expiry date right after a candidate ("... 1111 04/27"): its 1-3 digit "fifth
@@ -66,6 +68,8 @@ _CODE_WORDS = (
 _CODE_AFTER_WORD_RE = re.compile(
     rf"(?i)\b{_CODE_WORDS}\b[^0-9\n]{{0,24}}?(?<![0-9])(?P<code>[0-9]{{3,4}})(?![0-9])"
 )
+#: a substring of every word _CODE_AFTER_WORD_RE / _CODE_BEFORE_WORD_RE look for
+_CODE_HINTS = ("cv", "csc", "cid", "code", "back", "digit")
 # "123 is the cvv", "1234 (security code)".
 _CODE_BEFORE_WORD_RE = re.compile(
     r"(?i)(?<![0-9A-Za-z_/.\-])(?P<code>[0-9]{3,4}) ?(?:\(|is |= |as |- )?(?:the |my )?"
@@ -75,6 +79,9 @@ _CODE_BEFORE_WORD_RE = re.compile(
 _BARE_CODE_RE = re.compile(r"[ ,;|/]{1,3}(?P<code>[0-9]{3,4})(?![0-9A-Za-z_/.\-])")
 
 
+#: how far from a card number (characters, either side) its expiry date and security code are
+#: looked for: the same message, in practice, and never a whole long text for one card
+NEAR = 300
 #: stray digit groups before a card that are skipped one by one (see ``_scan``)
 MAX_RETRIES = 2
 
@@ -89,6 +96,7 @@ class Span(NamedTuple):
 # Luhn doubles every second digit from the right; str.translate does it for a whole string at C speed.
 _DOUBLED = str.maketrans("0123456789", "0246813579")
 _NOT_DIGITS = str.maketrans("", "", "0123456789")
+_NO_SEPARATORS = str.maketrans("", "", " -")
 
 
 def luhn_valid(digits: str) -> bool:
@@ -125,21 +133,17 @@ def _whole(text: str, match: "re.Match[str]") -> Optional[Span]:
 
 def _loose(text: str, match: "re.Match[str]") -> Optional[Span]:
     """A leading run of groups that is a card (the match may run on into other numbers): the
-    longest of up to 19 digits, or the usual 16 or 15."""
-    if _FOURS_RE.fullmatch(match.group()):
+    longest of up to 19 digits, else the usual 16 or 15."""
+    found = match.group()
+    if _FOURS_RE.fullmatch(found):
         return None  # groups of four: _GROUPS_OF_FOUR_RE has tried them
-    groups = _LOOSE_SEP_RE.split(match.group())
-    ends, total, pos = {}, 0, match.start()
-    for group in groups:  # at most 19 groups: the match is at most 38 characters
-        total += len(group)
-        pos += len(group)
-        ends[total] = pos
-        pos += 1
-    digits = "".join(groups)
-    longest = max((count for count in ends if count <= 19), default=0)
-    for count in dict.fromkeys((longest, 16, 15)):
-        if count in ends:
-            span = _card(match.start(), ends[count], digits[:count])
+    longest = next((n for n in range(19, 12, -1) if _LOOSE_PREFIX_RES[n].match(found)), None)
+    if longest is None:
+        return None
+    for count in dict.fromkeys(n for n in (longest, 16, 15) if n <= longest):
+        prefix = _LOOSE_PREFIX_RES[count].match(found)
+        if prefix is not None:
+            span = _card(match.start(), match.start() + prefix.end(), prefix.group().translate(_NO_SEPARATORS))
             if span is not None:
                 return span
     return None
@@ -181,10 +185,10 @@ def find_cards(text: str) -> List[Span]:
              + _scan(_FOUR_SIX_RE, text, _whole, retry=True)
              + _scan(_CONTIGUOUS_RE, text, _whole, retry=False)
              + _scan(_LOOSE_RE, text, _loose, retry=False))
-    return _without_overlaps(spans)
+    return without_overlaps(spans)
 
 
-def _without_overlaps(spans: List[Span]) -> List[Span]:
+def without_overlaps(spans: List[Span]) -> List[Span]:
     """Earlier entries win (the caller lists the surer kinds first); the result is in text order.
     Kept spans stay sorted and never overlap, so one bisect finds the only neighbours to check."""
     starts: List[int] = []
@@ -200,24 +204,46 @@ def _without_overlaps(spans: List[Span]) -> List[Span]:
     return kept
 
 
-def _expiry_and_codes(text: str) -> List[Span]:
-    spans = [Span(*m.span("date"), "expiry") for m in _EXPIRY_AFTER_WORD_RE.finditer(text)]
-    spans += [Span(*m.span(), "expiry") for m in _EXPIRY_RE.finditer(text)]
-    spans += [Span(*m.span("code"), "cvc") for m in _CODE_AFTER_WORD_RE.finditer(text)]
-    spans += [Span(*m.span("code"), "cvc") for m in _CODE_BEFORE_WORD_RE.finditer(text)]
+def _windows(text: str, cards: List[Span]) -> List[Tuple[int, int]]:
+    """The stretches of ``text`` within NEAR characters of a card, merged."""
+    windows: List[Tuple[int, int]] = []
+    for card in cards:
+        start, end = max(0, card.start - NEAR), min(len(text), card.end + NEAR)
+        if windows and start <= windows[-1][1]:
+            windows[-1] = (windows[-1][0], end)
+        else:
+            windows.append((start, end))
+    return windows
+
+
+def _expiry_and_codes(text: str, start: int, end: int) -> List[Span]:
+    # each pattern runs only when its words or characters are there at all (a substring test on
+    # the lowered text is far cheaper than a regex pass)
+    lower = text[start:end].lower()
+    spans: List[Span] = []
+    if any(word in lower for word in ("exp", "valid", "good thru")):
+        spans += [Span(*m.span("date"), "expiry") for m in _EXPIRY_AFTER_WORD_RE.finditer(text, start, end)]
+    if "/" in lower or "-" in lower:
+        spans += [Span(*m.span(), "expiry") for m in _EXPIRY_RE.finditer(text, start, end)]
+    if any(word in lower for word in _CODE_HINTS):
+        spans += [Span(*m.span("code"), "cvc") for m in _CODE_AFTER_WORD_RE.finditer(text, start, end)]
+        spans += [Span(*m.span("code"), "cvc") for m in _CODE_BEFORE_WORD_RE.finditer(text, start, end)]
     for expiry in [s for s in spans if s.kind == "expiry"]:
-        bare = _BARE_CODE_RE.match(text, expiry.end)
+        bare = _BARE_CODE_RE.match(text, expiry.end, end)
         if bare:
             spans.append(Span(*bare.span("code"), "cvc"))
     return spans
 
 
 def find_payment_details(text: str) -> List[Span]:
-    """Card numbers and, when there is one, the expiry dates and security codes in ``text``."""
+    """Card numbers and the expiry dates and security codes near them (NEAR characters)."""
     cards = find_cards(text)
     if not cards:
         return []
-    return _without_overlaps(cards + _expiry_and_codes(text))
+    spans = list(cards)
+    for start, end in _windows(text, cards):
+        spans += _expiry_and_codes(text, start, end)
+    return without_overlaps(spans)
 
 
 def replace_payment_details(text: str, card: Callable[[str], str], expiry: str = "[expiry removed]",

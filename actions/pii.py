@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import re
 
-from actions.card_numbers import contains_card_number, luhn_valid, replace_payment_details
+from typing import List
 
-__all__ = ["EMAIL_RE", "PHONE_RE", "ADDRESS_RE", "contains_card_number", "luhn_valid", "mask",
+from actions.card_numbers import Span, contains_card_number, find_payment_details, luhn_valid, without_overlaps
+
+__all__ = ["EMAIL_RE", "PHONE_RE", "ADDRESS_RE", "Span", "contains_card_number", "detect", "luhn_valid", "mask",
            "mask_email_address"]
 
 # Local part at most 64 characters, up to 10 dot-separated domain labels of at most 63, a TLD of
@@ -38,6 +40,8 @@ _NOT_A_PHONE_RE = re.compile(
     r"|[0-9]{1,12}\.[0-9]{2}"
 )
 
+_SINGLE_DIGIT_INSIDE_RE = re.compile(r"[^0-9+(][0-9][^0-9]|[^0-9+(][0-9]$")
+
 # Street types that are not everyday words match in any case; everyday words ("way", "drive",
 # "court") only capitalised, so "3 items on the way" stays.
 _STREET_TYPE = (
@@ -56,20 +60,48 @@ ADDRESS_RE = re.compile(
 
 
 def _mask_email(match: re.Match[str]) -> str:
-    local, _, domain = match.group().partition("@")
+    return _masked_email(match.group())
+
+
+def _masked_email(address: str) -> str:
+    local, _, domain = address.partition("@")
     return f"{local[:1]}***@{domain}"
 
 
-def _mask_phone(match: re.Match[str]) -> str:
-    text = match.group()
-    digits = re.sub(r"[^0-9]", "", text)
+def _is_phone(candidate: str) -> bool:
+    digits = re.sub(r"[^0-9]", "", candidate)
     # 7-15 digits (E.164); contiguous ones need 10 or a +, else they are more likely an amount,
     # an account or a reference number than a phone number
-    if not 7 <= len(digits) <= 15 or _NOT_A_PHONE_RE.fullmatch(text):
-        return text
-    if digits == text and len(digits) < 10:
-        return text
-    return f"[phone ***{digits[-2:]}]"
+    if not 7 <= len(digits) <= 15 or _NOT_A_PHONE_RE.fullmatch(candidate):
+        return False
+    if digits == candidate:  # 4155550123, 14155550123; longer runs are barcodes and references
+        return 10 <= len(digits) <= 11
+    # a single digit inside is an ISBN (978-0-306-40615-7), not a phone number (only a country
+    # or trunk code, first, is that short: +1 555 0101, 1-800-555-0199)
+    return _SINGLE_DIGIT_INSIDE_RE.search(candidate) is None
+
+
+def detect(text: str | None) -> List[Span]:
+    """The personal data in ``text`` as spans of kind email, card, expiry, cvc, address or phone,
+    in text order, not overlapping (an email or a card wins over a phone-looking part of it)."""
+    if not text:
+        return []
+    spans = [Span(*m.span(), "email") for m in EMAIL_RE.finditer(text)]
+    spans += find_payment_details(text)
+    spans += [Span(*m.span(), "address") for m in ADDRESS_RE.finditer(text)]
+    spans += [Span(*m.span(), "phone") for m in PHONE_RE.finditer(text) if _is_phone(m.group())]
+    return without_overlaps(spans)
+
+
+def _replacement(text: str, span: Span) -> str:
+    found = text[span.start:span.end]
+    if span.kind == "email":
+        return _masked_email(found)
+    if span.kind == "card":
+        return f"[card ****{span.last4}]"
+    if span.kind == "phone":
+        return f"[phone ***{re.sub(r'[^0-9]', '', found)[-2:]}]"
+    return {"expiry": "[expiry removed]", "cvc": "[security code removed]", "address": "[address]"}[span.kind]
 
 
 def mask(text: str | None) -> str:
@@ -77,10 +109,13 @@ def mask(text: str | None) -> str:
     numbers; order numbers (BC-123456) stay readable."""
     if not text:
         return ""
-    masked = EMAIL_RE.sub(_mask_email, text)
-    masked, _ = replace_payment_details(masked, lambda last4: f"[card ****{last4}]")
-    masked = ADDRESS_RE.sub("[address]", masked)
-    return PHONE_RE.sub(_mask_phone, masked)
+    parts: List[str] = []
+    pos = 0
+    for span in detect(text):
+        parts += [text[pos:span.start], _replacement(text, span)]
+        pos = span.end
+    parts.append(text[pos:])
+    return "".join(parts)
 
 
 def mask_email_address(email: str | None) -> str:
