@@ -68,8 +68,12 @@ def _masked_email(address: str) -> str:
     return f"{local[:1]}***@{domain}"
 
 
+# what PHONE_RE lets stand between digits, deleted at C speed
+_PHONE_PUNCTUATION = str.maketrans("", "", "+() .-")
+
+
 def _is_phone(candidate: str) -> bool:
-    digits = re.sub(r"[^0-9]", "", candidate)
+    digits = candidate.translate(_PHONE_PUNCTUATION)
     # 7-15 digits (E.164); contiguous ones need 10 or a +, else they are more likely an amount,
     # an account or a reference number than a phone number
     if not 7 <= len(digits) <= 15 or _NOT_A_PHONE_RE.fullmatch(candidate):
@@ -100,7 +104,7 @@ def _replacement(text: str, span: Span) -> str:
     if span.kind == "card":
         return f"[card ****{span.last4}]"
     if span.kind == "phone":
-        return f"[phone ***{re.sub(r'[^0-9]', '', found)[-2:]}]"
+        return f"[phone ***{found.translate(_PHONE_PUNCTUATION)[-2:]}]"
     return {"expiry": "[expiry removed]", "cvc": "[security code removed]", "address": "[address]"}[span.kind]
 
 

@@ -4,6 +4,7 @@ measured precision and recall (scripts/pii_eval.py, docs/privacy.md)."""
 from __future__ import annotations
 
 import time
+from typing import Optional
 
 import pytest
 
@@ -117,16 +118,20 @@ FUNCTIONS = {
 LIMIT_SECONDS = 2.0
 
 
+def took_too_long(call, text) -> Optional[float]:
+    """The wall time (perf_counter) of ``call(text)`` when it is over the limit, else None. The
+    machine is shared: when the wall time is over, the CPU time this process spent decides, since
+    waiting for a core is not the code's doing (quadratic code is over the limit either way)."""
+    started, cpu = time.perf_counter(), time.process_time()
+    call(text)
+    wall, used = time.perf_counter() - started, time.process_time() - cpu
+    return round(wall, 2) if wall > LIMIT_SECONDS and used > LIMIT_SECONDS else None
+
+
 @pytest.mark.parametrize("function", list(FUNCTIONS))
 def test_linear_time_on_adversarial_input(function):
     call = FUNCTIONS[function]
-    slow = {}
-    for name, text in ADVERSARIAL.items():
-        started = time.perf_counter()
-        call(text)
-        elapsed = time.perf_counter() - started
-        if elapsed > LIMIT_SECONDS:
-            slow[name] = round(elapsed, 2)
+    slow = {name: seconds for name, text in ADVERSARIAL.items() if (seconds := took_too_long(call, text))}
     assert not slow, f"{function} took over {LIMIT_SECONDS}s on {slow}"
 
 
@@ -148,3 +153,33 @@ def test_labelled_set_scores():
         assert scores["recall"] >= recall, (kind, scores, result["missed_examples"])
         assert scores["precision"] >= precision, (kind, scores, result["spurious_examples"])
     assert result["spurious"] <= 2, result["spurious_examples"]
+
+
+# --- logs ----------------------------------------------------------------------------------------
+
+import ast  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+#: names that hold a customer's words or identifier (an SMS conversation id is the phone number)
+CUSTOMER_DATA = {"question", "text", "body", "speech", "message", "sender_id", "sender", "email", "phone"}
+LOG_METHODS = {"debug", "info", "warning", "error", "exception", "critical"}
+
+
+def _unmasked_customer_data(path: Path):
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                and node.func.attr in LOG_METHODS and isinstance(node.func.value, ast.Name)
+                and node.func.value.id in {"logger", "log", "logging"}):
+            continue
+        for arg in node.args[1:]:
+            name = arg.attr if isinstance(arg, ast.Attribute) else arg.id if isinstance(arg, ast.Name) else None
+            if name in CUSTOMER_DATA:
+                yield f"{path.relative_to(ROOT)}:{node.lineno} logs {name} unmasked"
+
+
+def test_log_lines_mask_customer_text_and_ids():
+    """Log lines pass a customer's text or conversation id through actions.pii.mask."""
+    found = [problem for folder in ("actions", "channels") for path in sorted((ROOT / folder).rglob("*.py"))
+             for problem in _unmasked_customer_data(path)]
+    assert not found, found
