@@ -10,10 +10,12 @@ spaces, tabs, dots, dashes, slashes or line breaks. The expiry date and the secu
 looked for once a card was found in the same text: on their own "04/27" or "cvv" mean little.
 
 Linear time: no pattern here can backtrack more than a constant amount from any position. Every
-repetition is bounded ({1,6}, {13,19}, ...) or runs over a class that is disjoint from what
-follows it, and nothing is nested, so the work per start position is bounded by a constant, and
-a failed candidate is retried at most once per digit group. tests/security/test_pii.py feeds
-1 MB adversarial strings to every public function to keep it that way.
+repetition in a pattern that scans the text is bounded ({1,6}, {13,19}, ...) or runs over a class
+disjoint from what follows it, and none of them nests a quantifier, so the work per start position
+is bounded by a constant. The two patterns with a nested quantifier only ever run on one candidate
+of at most 38 characters. A candidate that fails the Luhn check is retried from its next digit
+group at most twice. tests/security/test_pii.py feeds 1 MB adversarial strings to every public
+function to keep it that way; docs/privacy.md has the measurements.
 """
 from __future__ import annotations
 
@@ -89,7 +91,7 @@ MAX_RETRIES = 2
 class Span(NamedTuple):
     start: int
     end: int
-    kind: str  # "card", "expiry" or "cvc"
+    kind: str  # "card", "expiry" or "cvc" here; actions.pii adds "email", "address" and "phone"
     last4: str = ""
 
 
@@ -101,7 +103,7 @@ _NO_SEPARATORS = str.maketrans("", "", " -")
 
 def luhn_valid(digits: str) -> bool:
     """True when a digit string passes the Luhn checksum used by payment cards."""
-    if not digits or not digits.isdigit():
+    if not digits or not (digits.isascii() and digits.isdigit()):  # not "²" or "٣": ASCII digits
         return False
     # the digit sum of every kept digit and doubled-then-digit-summed one, via bytes (ASCII 48 = "0")
     summed = (digits[-1::-2] + digits[-2::-2].translate(_DOUBLED)).encode()
