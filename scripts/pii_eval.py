@@ -173,9 +173,9 @@ def table(results: Dict[str, Dict]) -> str:
             cells += [fmt(t["precision"]), fmt(t["recall"])]
         support = next(iter(results.values()))["types"][kind]
         rows.append(f"| {kind} ({support['tp'] + support['fn']}) | " + " | ".join(cells) + " |")
-    rows.append("| spurious masks | " + " | ".join(f"{results[n]['spurious']} | " for n in names) + "")
+    rows.append("| spurious masks | " + " | ".join(f"{results[n]['spurious']} | " for n in names) + " |")
     rows.append("| ms/message mean (p95) | " + " | ".join(
-        f"{results[n]['ms_per_message']['mean']:.3f} ({results[n]['ms_per_message']['p95']:.3f}) | " for n in names) + "")
+        f"{results[n]['ms_per_message']['mean']:.3f} ({results[n]['ms_per_message']['p95']:.3f}) | " for n in names) + " |")
     return "\n".join(rows)
 
 
