@@ -16,7 +16,7 @@ export ACTION_SERVER_URL ?= http://127.0.0.1:5055/webhook
 export RASA_TRACKER_DB ?= var/rasa_tracker.db
 export RASA_EVENTS_DB ?= var/rasa_events.db
 
-.PHONY: run test envs train ingest locks bench validate shell clean nlu-eval kb-eval chromium widget
+.PHONY: run test envs train ingest locks bench validate shell clean nlu-eval kb-eval pii-eval chromium widget
 
 ## make run: install what is missing, train if needed, start all three processes (Ctrl-C stops)
 run: envs train ingest
@@ -58,6 +58,10 @@ nlu-eval: train
 
 kb-eval: ingest
 	PYTHONPATH=. $(APP_PY) -m actions.knowledge.evaluate --report reports/knowledge_eval.json
+
+## make pii-eval: personal-data detection per type on tests/security/pii_labelled.yml (docs/privacy.md)
+pii-eval:
+	PYTHONPATH=. $(APP_PY) -m scripts.pii_eval
 
 ## make shell: chat in the terminal with the running stack's model and action server
 shell: envs
