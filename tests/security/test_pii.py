@@ -191,3 +191,19 @@ def test_eval_script_prints_the_table(capsys):
     assert pii_eval.main([]) == 0
     out = capsys.readouterr().out
     assert re.search(r"\| CARD \(\d+\) \| 1\.00 \| 1\.00 \|", out) and "labelled messages" in out
+
+
+def test_the_agents_transcript_is_masked_but_keeps_the_order_number():
+    """What the Slack case and the backend ticket show of the conversation (actions/handoff.py)."""
+    from actions.handoff import transcript_lines
+
+    lines = transcript_lines([
+        {"event": "user", "text": "order BC-100002: card 4111.1111.1111.1111 exp 04/27 cvv 123 was charged twice"},
+        {"event": "bot", "text": "Sorry about that. Where should the refund letter go?"},
+        {"event": "user", "text": "12 North Main St, Apt 4; jane.doe@example.com or (415) 555-0199"},
+    ])
+    assert [line["text"] for line in lines] == [
+        "order BC-100002: card [card ****1111] exp [expiry removed] cvv [security code removed] was charged twice",
+        "Sorry about that. Where should the refund letter go?",
+        "[address]; j***@example.com or [phone ***99]",
+    ]
