@@ -77,6 +77,9 @@ _CODE_BEFORE_WORD_RE = re.compile(
     r"(?i)(?<![0-9A-Za-z_/.\-])(?P<code>[0-9]{3,4}) ?(?:\(|is |= |as |- )?(?:the |my )?"
     r"(?:cvc2?|cvv2?|cv2|csc|security code)\b"
 )
+# An expiry date written without a separator straight after the card: "4111111111111111 1225 123"
+# (anywhere else four digits are too often something else).
+_BARE_EXPIRY_RE = re.compile(r"[ ,;|/]{1,3}(?P<date>(?:0[1-9]|1[0-2])(?:20)?[0-9]{2})(?![0-9A-Za-z_/.\-])")
 # A bare 3-4 digit group straight after the expiry date: "4111 1111 1111 1111 04/27 123".
 _BARE_CODE_RE = re.compile(r"[ ,;|/]{1,3}(?P<code>[0-9]{3,4})(?![0-9A-Za-z_/.\-])")
 
@@ -218,7 +221,7 @@ def _windows(text: str, cards: List[Span]) -> List[Tuple[int, int]]:
     return windows
 
 
-def _expiry_and_codes(text: str, start: int, end: int) -> List[Span]:
+def _expiry_and_codes(text: str, start: int, end: int, cards: List[Span]) -> List[Span]:
     # each pattern runs only when its words or characters are there at all (a substring test on
     # the lowered text is far cheaper than a regex pass)
     lower = text[start:end].lower()
@@ -230,6 +233,10 @@ def _expiry_and_codes(text: str, start: int, end: int) -> List[Span]:
     if any(word in lower for word in _CODE_HINTS):
         spans += [Span(*m.span("code"), "cvc") for m in _CODE_AFTER_WORD_RE.finditer(text, start, end)]
         spans += [Span(*m.span("code"), "cvc") for m in _CODE_BEFORE_WORD_RE.finditer(text, start, end)]
+    for card in cards:
+        bare = _BARE_EXPIRY_RE.match(text, card.end, end)
+        if bare:
+            spans.append(Span(*bare.span("date"), "expiry"))
     for expiry in [s for s in spans if s.kind == "expiry"]:
         bare = _BARE_CODE_RE.match(text, expiry.end, end)
         if bare:
@@ -244,7 +251,7 @@ def find_payment_details(text: str) -> List[Span]:
         return []
     spans = list(cards)
     for start, end in _windows(text, cards):
-        spans += _expiry_and_codes(text, start, end)
+        spans += _expiry_and_codes(text, start, end, [c for c in cards if start <= c.start < end])
     return without_overlaps(spans)
 
 

@@ -31,13 +31,14 @@ EMAIL_RE = re.compile(
 )
 # A phone number candidate: an optional +, then 7-20 characters of digits and the usual
 # separators, ending on a digit; ``_mask_phone`` then counts the digits. Not inside a word, an
-# order number (BC-100002), a decimal or a date (lookbehind / lookahead).
-PHONE_RE = re.compile(r"(?<![\w+./-])\+?\(?[0-9][0-9 ().-]{5,18}[0-9](?![\w/]|[.-][0-9])")
-# Dates and amounts a phone candidate must not be: 2026-04-27, 27.04.2026, 1.299.000, 12999.00
+# order number (BC-100002), a decimal, a date or a time of day (lookbehind / lookahead).
+PHONE_RE = re.compile(r"(?<![\w+./:-])\+?\(?[0-9][0-9 ().-]{5,18}[0-9](?![\w/:]|[.-][0-9])")
+# Dates, amounts and ZIP+4 codes a phone candidate must not be: 2026-04-27, 27.04.2026, 1.299.000,
+# 12999.00, 02139-4307
 # (fullmatch on a candidate of at most 21 characters: constant time)
 _NOT_A_PHONE_RE = re.compile(
     r"[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}|[0-9]{1,2}[.-][0-9]{1,2}[.-][0-9]{2,4}|[0-9]{1,3}(?:\.[0-9]{3}){1,4}"
-    r"|[0-9]{1,12}\.[0-9]{2}"
+    r"|[0-9]{1,12}\.[0-9]{2}|[0-9]{5}-[0-9]{4}"
 )
 
 _SINGLE_DIGIT_INSIDE_RE = re.compile(r"[^0-9+(][0-9][^0-9]|[^0-9+(][0-9]$")

@@ -71,6 +71,7 @@ def test_card_shapes(text, expected):
      "my security code is [security code removed] and the card is [card ending 1111]"),
     ("4263 9826 4026 9299 exp. 7/26 CVV2: 019", "[card ending 9299] exp. [expiry removed] CVV2: [security code removed]"),
     ("4111 1111 1111 1111 05/2030 cv2 4321", "[card ending 1111] [expiry removed] cv2 [security code removed]"),
+    ("4111111111111111 1225 123", "[card ending 1111] [expiry removed] [security code removed]"),  # MMYY, no separator
 ])
 def test_expiry_and_security_code_with_a_card(text, expected):
     assert redact_card_numbers(text) == (expected, 1)

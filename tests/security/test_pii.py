@@ -41,6 +41,7 @@ def test_mask(text, expected):
     "tracking 1Z999AA10123456784 / USPS 9400111899223100000000",
     "ISBN 978-0-306-40615-7, barcode 123456789012",
     "my zip is 94107, ticket T-10001, customer C0002",
+    "ZIP+4 02139-4307, delivered 2026-11-18 10:30",
     "the expiry on the coupon was 04/27 and code 123 didn't work",  # no card: no expiry, no code
 ])
 def test_mask_leaves_what_is_not_personal_data(text):
