@@ -18,7 +18,7 @@ export RASA_EVENTS_DB ?= var/rasa_events.db
 # endpoints.yml sends it to the action server; empty for commands that never call actions
 export ACTION_SERVER_TOKEN ?=
 
-.PHONY: run test envs train ingest locks bench validate shell clean nlu-eval kb-eval chromium widget retention
+.PHONY: run test envs train ingest locks bench validate shell clean nlu-eval kb-eval pii-eval chromium widget retention
 
 ## make run: install what is missing, train if needed, start all three processes (Ctrl-C stops)
 run: envs train ingest
@@ -64,7 +64,12 @@ kb-eval: ingest
 ## make retention: delete conversations, audit rows, handoff cases, outbox rows and SMS state older than
 ## RETENTION_DAYS / config/retention.yml (default 90); RETENTION_ARGS="--days 30" etc. (docs/privacy.md)
 retention: envs
-	PYTHONPATH=. $(APP_PY) -m actions.privacy.retention $(RETENTION_ARGS)
+	@set -a; if [ -f var/secrets.env ]; then . var/secrets.env; fi; set +a; \
+	  PYTHONPATH=. $(APP_PY) -m actions.privacy.retention $(RETENTION_ARGS)
+
+## make pii-eval: personal-data detection per type on tests/security/pii_labelled.yml (docs/privacy.md)
+pii-eval:
+	PYTHONPATH=. $(APP_PY) -m scripts.pii_eval
 
 ## make shell: chat in the terminal with the running stack's model and action server
 # (the action server answers Rasa only with its token: read from var/secrets.env, written by make run)

@@ -128,7 +128,7 @@ async def conversation_transcript(tracker: Tracker, limit: int = 30) -> List[Dic
     try:
         stored = await rasa_conversations.stored_events(tracker.sender_id)
     except rasa_conversations.RasaUnavailable as error:
-        logger.warning("full transcript unavailable for %s (%s): the agent sees the latest turns only", tracker.sender_id, error)
+        logger.warning("full transcript unavailable for %s (%s): the agent sees the latest turns only", mask(tracker.sender_id), error)
         return transcript(tracker, limit)
     starts = [i for i, e in enumerate(stored) if e.get("event") == "session_started"]
     session = stored[starts[-1]:] if starts else stored
@@ -446,7 +446,7 @@ class ActionHandoffToHuman(Action):
         told = "live" if status == "sent" or (not slack_on and ticket_id) else "queued"
         store.update_case(case_id, customer_told=told)
         outbox.wake()
-        logger.info("handoff %s for %s (rule %s): Slack %s", case_id, tracker.sender_id, rule["rule"], status)
+        logger.info("handoff %s for %s (rule %s): Slack %s", case_id, mask(tracker.sender_id), rule["rule"], status)
 
         if told == "live":
             dispatcher.utter_message(response="utter_handoff_started")

@@ -636,7 +636,7 @@ def escalation_after_action(tracker: Tracker, new_events: List[EventType],
     rule = (rules or escalation.get_rules()).first_match(facts)
     if rule is None:
         return []
-    logger.info("escalation rule %s fired after an action for %s", rule.name, tracker.sender_id)
+    logger.info("escalation rule %s fired after an action for %s", rule.name, mask(tracker.sender_id))
     return [SlotSet("escalation_rule", rule.name), SlotSet("escalation_reason", rule.reason)]
 
 
@@ -674,7 +674,7 @@ def triage_events(tracker: Tracker, rules: Optional[escalation.RuleSet] = None) 
         if tracker.get_slot(name) != ticket[name]:
             events.append(SlotSet(name, ticket[name]))
     if result.rule:
-        logger.info("escalation rule %s fired for %s", result.rule.name, tracker.sender_id)
+        logger.info("escalation rule %s fired for %s", result.rule.name, mask(tracker.sender_id))
         events += [SlotSet("escalation_rule", result.rule.name), SlotSet("escalation_reason", result.rule.reason)]
     elif tracker.get_slot("escalation_rule") is not None or tracker.get_slot("escalation_reason") is not None:
         events += [SlotSet("escalation_rule", None), SlotSet("escalation_reason", None)]
@@ -698,7 +698,7 @@ class ActionValidateSlotMappings(ValidationAction):
 
                 prefetch.start_for(tracker.latest_message)
             except Exception:  # only an earlier start is lost
-                logger.exception("starting the question's embedding failed for %s", tracker.sender_id)
+                logger.exception("starting the question's embedding failed for %s", mask(tracker.sender_id))
         events: List[EventType] = list(await self.get_extraction_events(dispatcher, tracker, domain))
         if is_customer_message(tracker):
             # a token-verified conversation stays verified only while its messages carry that token
@@ -709,14 +709,14 @@ class ActionValidateSlotMappings(ValidationAction):
             try:
                 return events + await while_paused(dispatcher, tracker)
             except Exception:  # relaying must never take the customer's turn down
-                logger.exception("relaying a customer message to the agent failed for %s", tracker.sender_id)
+                logger.exception("relaying a customer message to the agent failed for %s", mask(tracker.sender_id))
                 return events
         try:
             events += triage_events(tracker)
         except escalation.RulesFileError:
             raise
         except Exception:  # triage must never take the customer's turn down
-            logger.exception("triage failed for %s", tracker.sender_id)
+            logger.exception("triage failed for %s", mask(tracker.sender_id))
         if any(event.get("event") == "pause" for event in tracker.events or []):
             # after a handoff: REST customers get agent messages they have not seen yet
             try:
@@ -724,5 +724,5 @@ class ActionValidateSlotMappings(ValidationAction):
 
                 hand_back_unseen(dispatcher, tracker)
             except Exception:
-                logger.exception("returning agent messages failed for %s", tracker.sender_id)
+                logger.exception("returning agent messages failed for %s", mask(tracker.sender_id))
         return events

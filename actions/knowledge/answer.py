@@ -17,6 +17,8 @@ import logging
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from actions.pii import mask  # logs get the customer's question with personal data masked
+
 from . import coverage, extractive, guards
 from .config import load_settings
 from .extractive import extract
@@ -105,7 +107,7 @@ async def _llm_answer(question: str, result: RetrievalResult) -> KnowledgeAnswer
         logger.warning("LLM answer failed, falling back to extractive", exc_info=True)
         return None
     if reply.declined:
-        logger.info("LLM found no answer in the passages for %r; using extractive", question)
+        logger.info("LLM found no answer in the passages for %r; using extractive", mask(question))
         return None
     return _answer(reply.text, reply.used, result, "llm")
 
@@ -117,19 +119,19 @@ async def answer_question(question: str, audience: str = PUBLIC) -> KnowledgeAns
         return _refusal(EMPTY, await asyncio.to_thread(index_version))
     hit = guards.check(question, audience)
     if hit:
-        logger.info("refusing %r: %s (%s)", question, hit.reason, hit.pattern)
+        logger.info("refusing %r: %s (%s)", mask(question), hit.reason, hit.pattern)
         return _refusal(hit.reason, await asyncio.to_thread(index_version))
     retriever = get_retriever()
     try:
         result = await asyncio.to_thread(retriever.retrieve, question, audience)
     except Exception:  # Chroma down/corrupt: refuse politely, keep the conversation alive
-        logger.exception("knowledge retrieval failed for %r", question)
+        logger.exception("knowledge retrieval failed for %r", mask(question))
         return _refusal(UNAVAILABLE, await asyncio.to_thread(index_version))
     if not result.relevant:
         return _refusal(NO_MATCH, result.index_version, result)
     covered = coverage.check(question, result.chunks)  # a few word lookups: no thread hop
     if not covered.covered:
-        logger.info("refusing %r: passages never mention %s", question, covered.missing)
+        logger.info("refusing %r: passages never mention %s", mask(question), covered.missing)
         return _refusal(NOT_COVERED, result.index_version, result)
     if load_settings().llm_base_url:
         generated = await _llm_answer(question, result)
