@@ -293,7 +293,8 @@ def render_case(case: Dict[str, Any]) -> Dict[str, Any]:
         f"*Tier*\n{inline(customer.get('tier') or 'unknown')}{' :star:' if customer.get('tier') == 'vip' else ''}",
         f"*Channel*\n{inline(case.get('input_channel') or 'unknown')}",
         f"*Identity*\n{'verified' if customer.get('verified') else 'not verified'}",
-        f"*Conversation*\n{slack_text.code_span(case.get('conversation_id'))}",
+        # an SMS conversation id is the customer's number: the agent replies in the thread and needs no number
+        f"*Conversation*\n{slack_text.code_span(mask(str(case.get('conversation_id') or '')))}",
         f"*Reference*\n{inline(case.get('ticket_id') or case.get('case_id'))}",
     ]
     blocks.append({"type": "section", "fields": [slack_text.mrkdwn(f, 1900) for f in fields]})
