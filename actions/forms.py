@@ -508,14 +508,17 @@ class ValidateChangePlanForm(SupportFormValidator):
 # =================================================================================== account
 class ValidateResetPasswordForm(SupportFormValidator):
     order_is_subject = False
+    changes_account = True
 
     def name(self) -> Text:
         return "validate_reset_password_form"
 
     async def required_slots(self, domain_slots, dispatcher, tracker, domain):
-        if tracker.get_slot("verified") or tracker.get_slot("flow_blocked"):
+        if tracker.get_slot("flow_blocked"):
+            return []
+        if tracker.get_slot("verified") and not needs_second_factor(tracker):
             return []  # the link goes to the email on file
-        return list(domain_slots)
+        return list(domain_slots)  # a guest, or a caller known only by phone: the account's email
 
     async def extract_account_email(self, dispatcher, tracker, domain):
         if not self.requested(tracker, "account_email"):
@@ -527,6 +530,11 @@ class ValidateResetPasswordForm(SupportFormValidator):
         if not EMAIL_RE.fullmatch(str(value or "").strip()):
             dispatcher.utter_message(text="That doesn't look like an email address. Could you type it again?")
             return {"account_email": None}
+        if needs_second_factor(tracker):  # known only by phone: the email must be the account's
+            checked = await self._second_factor(dispatcher, tracker, str(value).strip())
+            if not checked.get("second_factor"):
+                return {**{k: v for k, v in checked.items() if k != "customer_email"}, "account_email": None}
+            return {"account_email": str(value).strip(), "second_factor": True, "identity_failures": 0.0}
         return {"account_email": str(value).strip()}
 
 

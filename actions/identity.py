@@ -25,6 +25,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, SlotSet
 
 from actions.backend_client import BackendError, NotFound, get_client
+from actions.pii import mask
 from common import attestation
 
 logger = logging.getLogger(__name__)
@@ -65,7 +66,7 @@ def proven_identity(tracker: Tracker, include_session_start: bool = False) -> Op
         statement = attestation.verify(_secret(), metadata.get(attestation.METADATA_KEY), conversation_id=tracker.sender_id)
         if statement:
             return statement
-        logger.warning("an identity statement that does not verify was ignored (conversation %s)", tracker.sender_id)
+        logger.warning("an identity statement that does not verify was ignored (conversation %s)", mask(tracker.sender_id))
     return None
 
 
@@ -109,7 +110,7 @@ def binding_events(tracker: Tracker) -> List[EventType]:
     statement = proven_identity(tracker)
     if statement and statement["method"] == TOKEN and statement.get("customer_id") == tracker.get_slot("customer_id"):
         return []
-    logger.warning("conversation %s: a message without the verified customer's token; identity dropped", tracker.sender_id)
+    logger.warning("conversation %s: a message without the verified customer's token; identity dropped", mask(tracker.sender_id))
     return [SlotSet(key, value) for key, value in cleared_identity().items()]
 
 

@@ -171,3 +171,32 @@ async def test_yes_after_an_offer_of_a_person_hands_off_and_otherwise_asks_how_t
     tracker.events = [{"event": "bot", "text": "Your order is on its way."}, user, triage]
     dispatcher, events = await run(support.ActionYesNo(), tracker)
     assert events == [] and dispatcher.messages[0]["response"] == "utter_how_can_i_help"
+
+
+async def test_a_caller_known_only_by_phone_confirms_the_account_email_before_a_password_reset():
+    phone_jane = {"customer_id": "C0001", "verified": True, "identity_method": "phone", "requested_slot": "account_email"}
+    validator = forms.ValidateResetPasswordForm()
+    domain = load_domain()
+    assert await validator.required_slots(["account_email"], CollectingDispatcher(), make_tracker(phone_jane), domain) == ["account_email"]
+    wrong = await validator.validate_account_email("someone@example.org", CollectingDispatcher(), make_tracker(phone_jane), domain)
+    assert wrong["account_email"] is None and not wrong.get("second_factor")
+    right = await validator.validate_account_email("jane.doe@example.com", CollectingDispatcher(), make_tracker(phone_jane), domain)
+    assert right["second_factor"] is True and right["account_email"] == "jane.doe@example.com"
+    token_jane = {**phone_jane, "identity_method": "token"}
+    assert await validator.required_slots(["account_email"], CollectingDispatcher(), make_tracker(token_jane), domain) == []
+
+
+def test_a_token_verified_conversation_keeps_its_identity_only_with_the_token(monkeypatch):
+    from actions import identity
+
+    monkeypatch.setenv("CHANNEL_SECRET", "test-channel-secret")
+    verified = {"customer_id": "C0001", "verified": True, "identity_method": "token"}
+    with_token = make_tracker(verified, metadata=_attested("bind-1", customer_id="C0001"), sender_id="bind-1")
+    assert identity.binding_events(with_token) == []
+    without = make_tracker(verified, metadata={"customer_id": "C0001"}, sender_id="bind-1")
+    dropped = {e["name"]: e["value"] for e in identity.binding_events(without)}
+    assert dropped["verified"] is False and dropped["customer_id"] is None
+    other = make_tracker(verified, metadata=_attested("bind-1", customer_id="C0002"), sender_id="bind-1")
+    assert {e["name"]: e["value"] for e in identity.binding_events(other)}["customer_id"] is None
+    by_email = make_tracker({**verified, "identity_method": "order_email"}, metadata={}, sender_id="bind-1")
+    assert identity.binding_events(by_email) == []
