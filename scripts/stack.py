@@ -247,6 +247,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             f"  REST:       curl -s {cfg.rasa_url}/webhooks/rest/webhook -H 'Content-Type: application/json' "
             "-d '{\"sender\": \"me\", \"message\": \"where is my order BC-100002\"}'\n"
             "  terminal:   make shell   (in another terminal)\n"
+            f"  secrets:    {cfg.var_dir / 'secrets.env'} (API tokens and keys; docs/security.md)\n"
             "Press Ctrl-C to stop all three processes.",
             flush=True,
         )
