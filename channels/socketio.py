@@ -28,6 +28,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
+from channels.limits import limit_length
 from channels.redacting import redact_before
 
 logger = logging.getLogger(__name__)
@@ -45,7 +46,7 @@ class WebChatSocketIOInput(SocketIOInput):
         return "socketio"
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        handle = redact_before(on_new_message)
+        handle = limit_length(redact_before(on_new_message))  # too-long messages: channels/limits.py
         # cors_allowed_origins=[]: Socket.IO's own origin check is off; Rasa's --cors applies.
         sio = AsyncServer(async_mode="sanic", cors_allowed_origins=[])
         webhook = SocketBlueprint(sio, self.socketio_path, "socketio_webhook", __name__)
