@@ -1,7 +1,8 @@
 """The action server: rasa-sdk's webhook app plus this project's own HTTP endpoints.
 
 Run with ``python -m actions.server``. Port from ACTION_SERVER_PORT (default 5055), bind address
-from ACTION_SERVER_HOST (default 127.0.0.1), worker processes from SANIC_WORKERS (default 1).
+from ACTION_SERVER_HOST (default 127.0.0.1), worker processes from SANIC_WORKERS (default 1), the
+largest request body from ACTION_SERVER_MAX_BODY_BYTES (default 5 MB; larger gets 413).
 """
 from __future__ import annotations
 
@@ -16,6 +17,16 @@ from rasa_sdk.executor import ActionExecutor
 
 logger = logging.getLogger(__name__)
 
+#: Rasa sends the (windowed) conversation with every action call: ~57 kB typical, 85 kB for the
+#: 219 events of the first 20 turns of the long test conversation without the window
+#: (docs/performance.md); a 100-turn session of 2000-character messages with the window off is
+#: well under 1 MB. 5 MB is ~50x the typical body and parses in ~15 ms; Sanic's default is 100 MB.
+DEFAULT_MAX_BODY_BYTES = 5_000_000
+
+
+def max_body_bytes() -> int:
+    return int(os.environ.get("ACTION_SERVER_MAX_BODY_BYTES") or DEFAULT_MAX_BODY_BYTES)
+
 
 def build_app() -> Sanic:
     """Create the app (called once per worker process by Sanic's loader)."""
@@ -25,6 +36,8 @@ def build_app() -> Sanic:
     executor = ActionExecutor()
     executor.register_package("actions")
     app = create_app(executor, cors_origins=os.environ.get("ACTION_SERVER_CORS", "*"))
+    # a larger body is refused with 413 before it is read (docs/operations.md, "Limits")
+    app.config.REQUEST_MAX_SIZE = max_body_bytes()
     from actions import extensions
 
     extensions.attach(app)
