@@ -9,7 +9,9 @@ from __future__ import annotations
 import logging
 import os
 
-from sanic import Sanic
+from sanic import Request, Sanic, response
+from sanic.exceptions import SanicException
+from sanic.response import HTTPResponse
 from sanic.worker.loader import AppLoader
 
 from rasa_sdk.endpoint import create_app
@@ -38,10 +40,22 @@ def build_app() -> Sanic:
     app = create_app(executor, cors_origins=os.environ.get("ACTION_SERVER_CORS", "*"))
     # a larger body is refused with 413 before it is read (docs/operations.md, "Limits")
     app.config.REQUEST_MAX_SIZE = max_body_bytes()
+    # rasa-sdk answers every exception with 500, Sanic's own too (413 body too large, 404, 405):
+    # those keep their status
+    app.exception(SanicException)(_http_error)
     from actions import extensions
 
     extensions.attach(app)
     return app
+
+
+async def _http_error(request: Request, exception: SanicException) -> HTTPResponse:
+    status = getattr(exception, "status_code", 500) or 500
+    if status >= 500:
+        logger.error("error on %s %s", request.method, request.path, exc_info=exception)
+    else:
+        logger.warning("%s %s -> %s: %s", request.method, request.path, status, exception)
+    return response.json({"error": str(exception) or "error", "status": status}, status=status)
 
 
 def main() -> None:

@@ -13,8 +13,9 @@ import json
 import os
 import statistics
 import subprocess
-import threading
+import sys
 import time
+import urllib.parse
 import uuid
 from pathlib import Path
 from typing import List, Tuple
@@ -22,8 +23,8 @@ from typing import List, Tuple
 import pytest
 
 from channels.limits import DEFAULT_MAX_MESSAGE_CHARS, TOO_LONG_REPLY
-from tests.channels.conftest import ACCOUNT_SID, AUTH_TOKEN, TWILIO_NUMBER, TwilioWebhook
-from tests.limits import http
+from tests.channels.conftest import ACCOUNT_SID, AUTH_TOKEN, EMULATOR, TWILIO_NUMBER, TwilioWebhook
+from tests.limits import client as http
 
 pytestmark = pytest.mark.e2e
 
@@ -33,50 +34,45 @@ ONE_MB = 1_000_000
 #: python-engineio refuses a Socket.IO packet over 1,000,000 bytes (its max_http_buffer_size)
 #: before Rasa sees it, so the widget's "1 MB" message is just under that.
 SOCKETIO_CHARS = 990_000
+FORM = "application/x-www-form-urlencoded"
 STALL_BOUND = 0.100  # seconds beyond a normal turn
-CHATTER = ["hello", "what can you do?", "thanks", "how long does shipping take?"]
+from tests.limits.chatter import CHATTER  # noqa: E402
 
 
 class Chatter:
-    """A second customer chatting over REST, one turn after another, timing every turn."""
+    """Other customers chatting over REST throughout (tests/limits/chatter.py, its own process)."""
 
     def __init__(self, rasa: str) -> None:
         self.rasa = rasa
-        self.sender = f"limits-chatter-{uuid.uuid4().hex[:8]}"
+        self.prefix = f"limits-chatter-{uuid.uuid4().hex[:8]}"
         self.turns: List[Tuple[float, float, int, str]] = []  # (start, seconds, status, reply)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        i = 0
-        while not self._stop.is_set():
-            started = time.monotonic()
-            status, answer, seconds = http.rest_message(self.rasa, self.sender, CHATTER[i % len(CHATTER)], timeout=60)
-            self.turns.append((started, seconds, status, http.reply_text(answer) if status == 200 else str(answer)))
-            i += 1
+        self.process: "subprocess.Popen[str] | None" = None
 
     def __enter__(self) -> "Chatter":
-        self._thread.start()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "tests.limits.chatter", self.rasa, self.prefix], cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)}, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        first = self.process.stdout.readline()  # chatting has begun
+        self.turns.append(tuple(json.loads(first)))
+        time.sleep(1.0)
         return self
 
     def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join(timeout=120)
-
-    def between(self, start: float, end: float) -> List[Tuple[float, float, int, str]]:
-        return [t for t in self.turns if start <= t[0] <= end]
+        time.sleep(1.0)
+        out, _ = self.process.communicate("", timeout=120)  # stdin closed: the chatter stops
+        self.turns += [tuple(json.loads(line)) for line in out.splitlines() if line.strip()]
 
 
 @pytest.fixture(scope="module")
 def normal_turn(stack) -> float:
-    """The slowest of 12 ordinary turns of the chatter alone on this machine, in seconds."""
-    chatter = Chatter(stack.config.rasa_url)
-    for i in range(3):  # warm-up: first turns load models and caches
-        http.rest_message(chatter.rasa, chatter.sender, CHATTER[i])
+    """The slowest of 20 ordinary turns of a conversation alone on this machine, in seconds."""
+    rasa, prefix = stack.config.rasa_url, f"limits-normal-{uuid.uuid4().hex[:8]}"
+    for i in range(4):  # warm-up: first turns load models and caches
+        http.rest_message(rasa, f"{prefix}-w{i // 2}", CHATTER[i % 2])
     times = []
-    for i in range(12):
-        status, answer, seconds = http.rest_message(chatter.rasa, chatter.sender, CHATTER[i % len(CHATTER)])
-        assert status == 200 and http.reply_text(answer)
+    for i in range(20):
+        status, answer, seconds = http.rest_message(rasa, f"{prefix}-{i // 2}", CHATTER[i % 2])
+        assert status == 200 and http.reply_text(answer), (i, answer)
         times.append(seconds)
     print(f"\nnormal turn: median {statistics.median(times) * 1000:.0f} ms, max {max(times) * 1000:.0f} ms")
     return max(times)
@@ -104,11 +100,9 @@ def test_rest_long_message(stack, normal_turn):
     rasa = stack.config.rasa_url
     sender = f"limits-rest-{uuid.uuid4().hex[:8]}"
     with Chatter(rasa) as chatter:
-        time.sleep(1.0)
         start = time.monotonic()
         status, answer, seconds = http.rest_message(rasa, sender, "a" * ONE_MB)
         end = time.monotonic()
-        time.sleep(1.0)
     assert status == 200, answer
     assert http.reply_text(answer) == TOO_LONG_REPLY
     assert_no_stall(chatter, start, end, normal_turn, "rest")
@@ -118,20 +112,33 @@ def test_rest_long_message(stack, normal_turn):
     assert status == 200 and TOO_LONG_REPLY not in http.reply_text(answer)
 
 
+def socketio_customer(rasa: str, session: str, characters: int, wait: float = 60) -> "subprocess.Popen[str]":
+    """A widget customer (tests/limits/socketio_long.py), connected and ready to send."""
+    probe = subprocess.Popen([str(RASA_PY), str(Path(__file__).parent / "socketio_long.py"), rasa, session,
+                              str(characters), str(wait)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    ready = probe.stdout.readline()
+    assert ready.strip() == "READY", (ready, probe.stderr.read()[-2000:] if probe.poll() is not None else "")
+    return probe
+
+
+def send_and_collect(probe: "subprocess.Popen[str]") -> dict:
+    out, err = probe.communicate("send\n", timeout=120)
+    lines = out.strip().splitlines()
+    assert lines, err[-2000:]
+    return json.loads(lines[-1])
+
+
 def test_socketio_long_message(stack, normal_turn):
     rasa = stack.config.rasa_url
     session = f"limits-sio-{uuid.uuid4().hex[:8]}"
+    probe = socketio_customer(rasa, session, SOCKETIO_CHARS)
     with Chatter(rasa) as chatter:
-        time.sleep(1.0)
-        start = time.monotonic()
-        probe = subprocess.run([str(RASA_PY), str(Path(__file__).parent / "socketio_long.py"), rasa, session,
-                                str(SOCKETIO_CHARS)], capture_output=True, text=True, timeout=120)
-        end = time.monotonic()
-        time.sleep(1.0)
-    result = json.loads(probe.stdout.strip().splitlines()[-1])
-    assert result["connected"] and not result["error"], (result, probe.stderr[-2000:])
+        result = send_and_collect(probe)
+    assert result["connected"] and not result["error"], result
     assert [r.get("text") for r in result["replies"]] == [TOO_LONG_REPLY]
-    assert_no_stall(chatter, start, end, normal_turn, "socketio")
+    # from sending to the reply (the probe's clock is the same monotonic clock)
+    assert_no_stall(chatter, result["sent"], result["answered"], normal_turn, "socketio")
     assert user_texts(rasa, session) == []
 
 
@@ -140,27 +147,34 @@ def test_socketio_packet_over_the_transport_limit_is_refused_without_harm(stack)
     is disconnected, no reply); the server keeps serving."""
     rasa = stack.config.rasa_url
     session = f"limits-sio-big-{uuid.uuid4().hex[:8]}"
-    probe = subprocess.run([str(RASA_PY), str(Path(__file__).parent / "socketio_long.py"), rasa, session,
-                            str(1_100_000)], capture_output=True, text=True, timeout=120)
-    result = json.loads(probe.stdout.strip().splitlines()[-1])
-    assert result["replies"] == []
+    result = send_and_collect(socketio_customer(rasa, session, 1_100_000, wait=5))
+    assert result["replies"] == [], result
     status, answer, _ = http.rest_message(rasa, f"limits-after-{uuid.uuid4().hex[:6]}", "hello")
     assert status == 200 and http.reply_text(answer)
 
 
-def test_twilio_sms_long_message(stack, normal_turn, twilio):
+def signed_form(url: str, params: dict) -> Tuple[bytes, dict]:
+    """A Twilio webhook body and its signature header, prepared before the timed window."""
+    from twilio.request_validator import RequestValidator
+
+    signature = RequestValidator(AUTH_TOKEN).compute_signature(url, params)
+    return urllib.parse.urlencode(params).encode(), {"X-Twilio-Signature": signature}
+
+
+def test_twilio_sms_long_message(stack, normal_turn):
+    twilio = EMULATOR
     rasa = stack.config.rasa_url
-    sms = TwilioWebhook(rasa, "twilio_sms")
     sender = "+1555" + str(uuid.uuid4().int)[:7]
     params = {"From": sender, "To": TWILIO_NUMBER, "Body": "a" * ONE_MB, "AccountSid": ACCOUNT_SID,
               "MessageSid": "SM" + uuid.uuid4().hex, "NumMedia": "0"}
+    url = f"{rasa}/webhooks/twilio_sms/webhook"
+    body, signature = signed_form(url, params)
     with Chatter(rasa) as chatter:
-        time.sleep(1.0)
         start = time.monotonic()
-        status, body, _ = sms.post("webhook", params)
+        status, answer, _ = http.post("twilio", url, body, FORM, headers=signature)
         reply = twilio.wait_for_messages(sender, 1, timeout=60)
         end = time.monotonic()
-        time.sleep(1.0)
+    body = answer.decode()
     assert status == 200 and "<Response" in body
     assert reply[0].body == TOO_LONG_REPLY
     assert_no_stall(chatter, start, end, normal_turn, "twilio_sms")
@@ -177,14 +191,14 @@ def test_twilio_voice_long_speech(stack, normal_turn):
             "Direction": "inbound"}
     status, body, _ = voice.post("webhook", {**base, "CallStatus": "ringing"})
     assert status == 200
+    url = f"{rasa}/webhooks/twilio_voice/gather?silence=0&nomatch=0"
+    form, signature = signed_form(url, {**base, "CallStatus": "in-progress", "SpeechResult": "a " * (ONE_MB // 2),
+                                        "Confidence": "0.9"})
     with Chatter(rasa) as chatter:
-        time.sleep(1.0)
         start = time.monotonic()
-        status, body, _ = voice.post("gather?silence=0&nomatch=0",
-                                     {**base, "CallStatus": "in-progress", "SpeechResult": "a " * (ONE_MB // 2),
-                                      "Confidence": "0.9"})
+        status, answer, _ = http.post("twilio", url, form, FORM, headers=signature)
         end = time.monotonic()
-        time.sleep(1.0)
+    body = answer.decode()
     assert status == 200, body
     root = ET.fromstring(body)
     said = " ".join(say.text or "" for say in root.iter("Say"))
@@ -202,9 +216,9 @@ def test_oversized_body_gets_413(stack, server):
         "backend": (f"{config.backend_url}/api/customers/C0001/unlock", 1_500_000),  # limit 1 MB
     }[server]
     body = json.dumps({"sender": "limits-413", "message": "a" * size}).encode()
-    status, answer, seconds = http.post(server, url, body, timeout=60)
+    status, answer, seconds = http.post_oversized(server, url, body)
     assert status == 413, (status, answer[:300])
-    assert answer.strip(), "413 without a message"
+    assert b"size limit" in answer, answer[:300]  # Sanic's "Request body exceeds the size limit"
     assert seconds < 10
     # and the server still answers afterwards
     if server == "rasa":
