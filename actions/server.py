@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import os
 
-from sanic import Request, Sanic, response
+from sanic import Request, Sanic
 from sanic.exceptions import SanicException
 from sanic.response import HTTPResponse
 from sanic.worker.loader import AppLoader
@@ -55,7 +55,7 @@ async def _http_error(request: Request, exception: SanicException) -> HTTPRespon
         logger.error("error on %s %s", request.method, request.path, exc_info=exception)
     else:
         logger.warning("%s %s -> %s: %s", request.method, request.path, status, exception)
-    return response.json({"error": str(exception) or "error", "status": status}, status=status)
+    return request.app.error_handler.default(request, exception)  # Sanic's own answer
 
 
 def main() -> None:
