@@ -85,9 +85,14 @@ class TwilioMessenger:
         self.timeout = timeout
         self._client: Any = None
         self._loop: Optional[asyncio.AbstractEventLoop] = None
+        # Imported now, at start-up: imported by the first reply instead, they held up Rasa's
+        # event loop (every conversation) for ~0.6 s (tests/limits/test_message_limits.py).
+        import twilio.http.async_http_client  # noqa: F401
+        import twilio.rest  # noqa: F401
+        import twilio.rest.api.v2010.account.message  # noqa: F401
 
     def _get_client(self) -> Any:
-        # Imported here: aiohttp sessions belong to the event loop they were made in.
+        # Made here: aiohttp sessions belong to the event loop they were made in.
         from twilio.http.async_http_client import AsyncTwilioHttpClient
         from twilio.rest import Client
 
