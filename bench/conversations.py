@@ -21,7 +21,7 @@ from typing import Any, Dict, Iterable, List, Optional
 
 import yaml
 
-ENTITY_MARKUP = re.compile(r"\[([^\]]+)\](?:\([^)]*\)|\{[^}]*\})")
+ENTITY_MARKUP = re.compile(r"\[([^\[\]]+)\](?:\([^()]*\)|\{[^{}]*\})")  # linear: no '[' / '(' / '{' inside
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.rest import RestInput
 from sanic import Blueprint
 
+from channels.limits import limit_length
 from channels.redaction import CARD_WARNING, redact_card_numbers
 
 MessageHandler = Callable[[UserMessage], Awaitable[Any]]
@@ -48,4 +49,4 @@ class RedactingRestInput(RestInput):
         return "rest"
 
     def blueprint(self, on_new_message: MessageHandler) -> Blueprint:
-        return super().blueprint(redact_before(on_new_message))
+        return super().blueprint(limit_length(redact_before(on_new_message)))  # limits: channels/limits.py

@@ -46,7 +46,7 @@ def keyword_of(text: Optional[str]) -> Optional[str]:
     """The carrier keyword a message consists of (lower case), or None for a normal message."""
     if not text:
         return None
-    word = re.sub(r"[\s.!]+$", "", text.strip()).lower()
+    word = re.sub(r"(?<![\s.!])[\s.!]+$", "", text.strip()).lower()
     if " " in word:
         return None
     if word in OPT_OUT_KEYWORDS or word in OPT_IN_KEYWORDS or word in OPT_IN_WHEN_OPTED_OUT or word in HELP_KEYWORDS:

@@ -36,6 +36,7 @@ from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
 from channels import customer_identity
+from channels.limits import limit_length
 from channels.redacting import redact_before
 
 logger = logging.getLogger(__name__)
@@ -59,7 +60,7 @@ class WebChatSocketIOInput(SocketIOInput):
         return channel
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        handle = redact_before(on_new_message)
+        handle = limit_length(redact_before(on_new_message))  # too-long messages: channels/limits.py
         origins = getattr(self, "allowed_origins", None) or allowed_origins(None)
         # Browsers do not apply CORS to WebSockets: the origin check here is what stops another
         # site's page from opening a chat in its visitor's name.

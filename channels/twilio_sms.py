@@ -15,7 +15,9 @@ What it does, beyond Rasa's own ``twilio`` channel:
   tracker, so nothing extra is stored and a restart loses nothing);
 * STOP / START / HELP: opt-outs are kept in a small SQLite file and honoured for every message,
   including ones an agent sends through Rasa's API while the conversation is handed off;
-* card numbers in a customer's text are replaced before Rasa sees them, with a warning.
+* card numbers in a customer's text are replaced before Rasa sees them, with a warning;
+* a text longer than ``max_message_chars`` (credentials.yml, else ``MAX_MESSAGE_CHARS``, else 2000;
+  ``channels.limits``) is answered with a request to shorten it and never reaches Rasa.
 
 Formatting rules are in ``sms_format``.
 """
@@ -36,6 +38,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from channels import customer_identity, sms_format
+from channels.limits import TOO_LONG_REPLY, MessageLimit
 from channels.redaction import CARD_WARNING, redact_card_numbers
 from channels.twilio_common import TwilioSettings, verify_request, warn_if_unconfigured
 
@@ -83,9 +86,14 @@ class TwilioMessenger:
         self.timeout = timeout
         self._client: Any = None
         self._loop: Optional[asyncio.AbstractEventLoop] = None
+        # Imported now, at start-up: imported by the first reply instead, they held up Rasa's
+        # event loop (every conversation) for ~0.6 s (tests/limits/test_message_limits.py).
+        import twilio.http.async_http_client  # noqa: F401
+        import twilio.rest  # noqa: F401
+        import twilio.rest.api.v2010.account.message  # noqa: F401
 
     def _get_client(self) -> Any:
-        # Imported here: aiohttp sessions belong to the event loop they were made in.
+        # Made here: aiohttp sessions belong to the event loop they were made in.
         from twilio.http.async_http_client import AsyncTwilioHttpClient
         from twilio.rest import Client
 
@@ -232,6 +240,7 @@ class TwilioSmsInput(InputChannel):
             stop_text=credentials.get("stop_text") or sms_format.DEFAULT_STOP_TEXT,
             start_text=credentials.get("start_text") or sms_format.DEFAULT_START_TEXT,
             state_db=Path(state_db) if state_db else default_state_db(),
+            message_limit=MessageLimit.resolve(credentials),
         )
 
     def __init__(
@@ -242,8 +251,10 @@ class TwilioSmsInput(InputChannel):
         stop_text: str = sms_format.DEFAULT_STOP_TEXT,
         start_text: str = sms_format.DEFAULT_START_TEXT,
         state_db: Optional[Path] = None,
+        message_limit: Optional[MessageLimit] = None,
     ) -> None:
         self.settings = settings
+        self.message_limit = message_limit or MessageLimit.resolve()
         self.part_chars = part_chars
         self.help_text = help_text
         self.stop_text = stop_text
@@ -299,6 +310,11 @@ class TwilioSmsInput(InputChannel):
     async def _handle_in_order(
         self, sender: str, body: str, on_new_message: Callable[[UserMessage], Awaitable[Any]], agent: Any
     ) -> None:
+        if self.message_limit.exceeds(body):  # before anything reads the text (keywords, redaction, Rasa)
+            self.message_limit.log_refusal(self.name(), sender, len(body))
+            if not self.opt_outs.is_opted_out(sender):
+                await send_reply(self.messenger, self.opt_outs, sender, [{"text": TOO_LONG_REPLY}], self.part_chars)
+            return
         keyword = sms_format.keyword_of(body)
         opted_out = self.opt_outs.is_opted_out(sender)
         if keyword in sms_format.OPT_OUT_KEYWORDS:

@@ -38,6 +38,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from channels import customer_identity, voice_format
+from channels.limits import MessageLimit
 from channels.redaction import redact_card_numbers
 from channels.twilio_common import TwilioSettings, verify_request, warn_if_unconfigured
 
@@ -57,6 +58,8 @@ DEFAULT_TEXTS = {
     "no_support_line": "Our support team will call you back as soon as possible. Goodbye.",
     "dial_failed": "Sorry, nobody from our team could take the call right now. Your request is recorded and we'll call you back. Goodbye.",
     "card_warning": "For your security, please don't read out card numbers on this call. I didn't keep it.",
+    "too_long": "Sorry, that was too long for me to take in at once. Could you say just the key question? "
+                "You can also press 0 to talk to a person.",
 }
 
 
@@ -136,6 +139,7 @@ class TwilioVoiceInput(InputChannel):
             max_no_match=int(credentials.get("max_no_match") or 3),
             max_spoken_chars=int(credentials.get("max_spoken_chars") or voice_format.DEFAULT_MAX_SPOKEN_CHARS),
             texts=texts,
+            message_limit=MessageLimit.resolve(credentials),
         )
 
     def __init__(
@@ -152,8 +156,10 @@ class TwilioVoiceInput(InputChannel):
         max_no_match: int = 3,
         max_spoken_chars: int = voice_format.DEFAULT_MAX_SPOKEN_CHARS,
         texts: Optional[Dict[str, str]] = None,
+        message_limit: Optional[MessageLimit] = None,
     ) -> None:
         self.settings = settings
+        self.message_limit = message_limit or MessageLimit.resolve()
         self.support_number = support_number
         self.initial_payload = initial_payload
         self.voice = voice
@@ -273,8 +279,8 @@ class TwilioVoiceInput(InputChannel):
             call_sid, phone = request.form.get("CallSid"), request.form.get("From")
             if not call_sid:
                 return response.text("missing CallSid", status=400)
-            speech = (request.form.get("SpeechResult") or "").strip()
-            digits = (request.form.get("Digits") or "").strip()
+            speech = request.form.get("SpeechResult") or ""
+            digits = request.form.get("Digits") or ""
             silence = _int(request.args.get("silence"))
             no_match = _int(request.args.get("nomatch"))
             agent = getattr(request.app.ctx, "agent", None)
@@ -282,6 +288,11 @@ class TwilioVoiceInput(InputChannel):
 
             if tracker is not None and tracker.is_paused():
                 return self._transfer([])
+            if self.message_limit.exceeds(speech) or self.message_limit.exceeds(digits):
+                # before anything reads it (transfer phrases, choices, redaction, Rasa): ask again
+                self.message_limit.log_refusal(self.name(), call_sid, max(len(speech), len(digits)))
+                return self._listen(last_prompt(tracker), prefix=[self.texts["too_long"]], silence=silence, no_match=no_match)
+            speech, digits = speech.strip(), digits.strip()
             if digits == "0" or (not digits and voice_format.asks_for_person(speech)):
                 return await self._hand_over(on_new_message, agent, call_sid, phone, [], tracker)
 

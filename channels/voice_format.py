@@ -27,7 +27,10 @@ NUMBER_WORDS = {
     "won": 1, "to": 2, "too": 2, "for": 4,  # what speech recognition makes of a lone number
 }
 
-_MD_LINK_RE = re.compile(r"\[([^\]]+)\]\((?:[^)\s]+)\)")
+# Every pattern here must take linear time on any text (tests/limits/test_linear_patterns.py):
+# a repeated run may only start where that run starts (a lookbehind), and a bracketed part
+# may not contain its own opening bracket, so that no long run is rescanned from each position.
+_MD_LINK_RE = re.compile(r"\[([^\[\]]+)\]\((?:[^()\s]+)\)")
 _URL_RE = re.compile(r"(?:https?://|www\.)[^\s)\]]+", re.IGNORECASE)
 _EMPTY_BRACKETS_RE = re.compile(r"[(\[]\s*[,;:]?\s*[)\]]")
 _EMOJI_RE = re.compile(
@@ -49,20 +52,20 @@ def speakable(text: Optional[str], max_chars: int = DEFAULT_MAX_SPOKEN_CHARS) ->
     """Plain, short text for <Say>: no URLs, no Markdown, no emoji."""
     if not text:
         return ""
-    spoken = re.sub(r"(?im)^\s*sources?\s*:.*$", "", text)  # citation lines are for reading, not hearing
+    spoken = re.sub(r"(?im)^[^\S\n]*sources?\s*:.*$", "", text)  # citation lines are for reading, not hearing
     spoken = _MD_LINK_RE.sub(r"\1", spoken)
     spoken = re.sub(r"\[\d+\]", "", spoken)  # [1] citation markers
     spoken = _URL_RE.sub("", spoken)
     spoken = _EMOJI_RE.sub("", spoken)
     spoken = re.sub(r"[*_`#>|]+|\s[—–-]+(?=\s*$)", " ", spoken)          # emphasis, code, headings, quotes, tables
-    spoken = re.sub(r"^\s*(?:[-•]|\d+[.)])\s+", "", spoken, flags=re.MULTILINE)  # list markers
-    spoken = re.sub(r"\s*\n+\s*", ". ", spoken)
+    spoken = re.sub(r"^[^\S\n]*(?:[-•]|\d+[.)])\s+", "", spoken, flags=re.MULTILINE)  # list markers
+    spoken = re.sub(r"(?<!\s)\s*\n+\s*", ". ", spoken)
     spoken = _EMPTY_BRACKETS_RE.sub("", spoken)
     spoken = re.sub(r"(?i)\b(?:sources?|see)\s*:\s*(?=[.;]|$)", "", spoken)
     spoken = _REFERENCE_RE.sub(lambda m: " ".join(m.group(1) + m.group(2)), spoken)
     spoken = _LONG_CODE_RE.sub(lambda m: "ending in " + " ".join(m.group()[-4:]), spoken)
-    spoken = re.sub(r"\s+([,.;:!?])", r"\1", spoken)
-    spoken = re.sub(r"[:;,]+(?=\s*(?:[.!?]|$))", "", spoken)  # "Track it: <url>." -> "Track it."
+    spoken = re.sub(r"(?<!\s)\s+([,.;:!?])", r"\1", spoken)
+    spoken = re.sub(r"(?<![:;,])[:;,]+(?=\s*(?:[.!?]|$))", "", spoken)  # "Track it: <url>." -> "Track it."
     spoken = re.sub(r"([.!?:;])\s*\.+", r"\1", spoken)
     spoken = re.sub(r"\s{2,}", " ", spoken).strip(" .;,")
     if spoken and spoken[-1] not in ".!?":

@@ -70,13 +70,13 @@ def variants(name: str, category: str = "") -> set[str]:
     """Full name and the shorter ways a customer refers to it."""
     full = re.sub(r"\s+", " ", re.sub(r"[\"“”]", "", name.lower())).strip()
     base = full
-    base = re.sub(r"\(.*?\)", " ", base)  # "(queen)", "(3 pack)"
+    base = re.sub(r"\([^()\n]*\)", " ", base)  # "(queen)", "(3 pack)"
     base = base.split(":")[0]  # "1000-piece puzzle: coastal towns" -> "1000-piece puzzle"
     base = re.sub(r"\b\d[\d,]*\s?(?:mah|ml|l|lumen|p|-piece)?\b", " ", base)  # sizes
     base = re.sub(r"\s+", " ", base).strip(" ,&-")
     out = {full, base}
     if category == "books":  # titles are only recognisable in full
-        return {v for v in {full, re.sub(r"\s*\(.*?\)", "", full).strip()} if len(v) > 2}
+        return {v for v in {full, re.sub(r"(?<!\s)\s*\([^()\n]*\)", "", full).strip()} if len(v) > 2}
     words = base.split()
     while words and words[-1] in STOP_TAILS:
         words.pop()

@@ -158,12 +158,22 @@ def site_origins(env: Dict[str, str]) -> List[str]:
     return origins + [o.replace("://127.0.0.1", "://localhost") for o in origins if "://127.0.0.1" in o]
 
 
+#: The largest request body Rasa's Sanic app reads (Sanic takes SANIC_-prefixed variables into
+#: its config; larger gets 413 before it is read). Channel messages are cut off at 2000
+#: characters anyway (channels/limits.py) and Socket.IO packets at 1,000,000 bytes by
+#: python-engineio; the largest legitimate body is a whole conversation sent to /model/predict
+#: by the audit replay (85 kB for 20 turns). Sanic's default is 100 MB. docs/operations.md.
+RASA_MAX_BODY_BYTES = 2_000_000
+
+
 def rasa_env(env: Dict[str, str]) -> Dict[str, str]:
     """Rasa's environment: one BLAS thread (``RASA_BLAS_THREADS``). Rasa handles every conversation
     on one event loop, and the intent classifier's MiniLM encoder multiplies small matrices: under
     load a second thread only spins against the other processes (quick make bench runs, 10
-    concurrent conversations: 0.91x stock with one thread in Rasa, 0.73x with two)."""
-    return {**env, "OPENBLAS_NUM_THREADS": env.get("RASA_BLAS_THREADS", "1")}
+    concurrent conversations: 0.91x stock with one thread in Rasa, 0.73x with two).
+    The request body limit: ``SANIC_REQUEST_MAX_SIZE`` if set, else ``RASA_MAX_BODY_BYTES``."""
+    return {**env, "OPENBLAS_NUM_THREADS": env.get("RASA_BLAS_THREADS", "1"),
+            "SANIC_REQUEST_MAX_SIZE": env.get("SANIC_REQUEST_MAX_SIZE") or str(RASA_MAX_BODY_BYTES)}
 
 
 def action_env(env: Dict[str, str]) -> Dict[str, str]:

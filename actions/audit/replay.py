@@ -72,7 +72,8 @@ class ReplayResult:
 
 # -- recorded conversations ---------------------------------------------------------------------
 
-ENTITY_RE = re.compile(r"\[(?P<value>[^\]]+)\](?:\((?P<name>[\w-]+)\)|\{(?P<json>[^}]*)\})")
+# linear: the value may not contain '[' (each '[' would rescan to the end of a run of them)
+ENTITY_RE = re.compile(r"\[(?P<value>[^\[\]]+)\](?:\((?P<name>[\w-]+)\)|\{(?P<json>[^{}]*)\})")
 
 
 def parse_story_text(text: str) -> Tuple[str, List[Dict[str, Any]]]:

@@ -16,9 +16,11 @@ from .documents import Article
 
 MAX_CHUNK_CHARS = 1000
 OVERVIEW_SECTION = "Overview"
-_HEADING = re.compile(r"^(#{1,4})\s+(.+?)\s*#*\s*$")
+# Linear-time patterns only (tests/limits/test_linear_patterns.py): no run that can start at
+# every position of a long run of the same characters and scan to its end.
+_HEADING = re.compile(r"^(#{1,4})\s+(.+)$")  # the closing #s are removed by _heading_text
 _BOLD = re.compile(r"(\*\*|__)(.+?)\1")
-_LINK = re.compile(r"\[([^\]]+)\]\([^)]+\)")
+_LINK = re.compile(r"\[([^\[\]]+)\]\([^()]+\)")  # a '[' or '(' inside starts the next candidate
 _TABLE_SEPARATOR = re.compile(r"^\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?$")
 
 _splitter = RecursiveCharacterTextSplitter(
@@ -104,6 +106,14 @@ def clean_markdown(text: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", "\n".join(line.rstrip() for line in lines)).strip()
 
 
+def _heading_text(text: str) -> str:
+    """A heading's text without its closing sequence (spaces, #s, spaces), keeping at least one
+    character: what ``(.+?)\s*#*\s*$`` captured, without that pattern's quadratic time on a
+    line of many spaces or #s (each extension of the lazy group rescanned the rest)."""
+    core = text.rstrip().rstrip("#").rstrip()
+    return core or text[:1]
+
+
 def _sections(article: Article) -> list[tuple[str, str]]:
     """(heading, text) pairs; text before the first ``##`` heading is the overview."""
     sections: list[tuple[str, list[str]]] = [(OVERVIEW_SECTION, [])]
@@ -112,7 +122,7 @@ def _sections(article: Article) -> list[tuple[str, str]]:
         if match and len(match.group(1)) == 1:
             continue  # the H1 repeats the title, which every chunk carries anyway
         if match:
-            sections.append((match.group(2).strip(), []))
+            sections.append((_heading_text(match.group(2)).strip(), []))
         else:
             sections[-1][1].append(line)
     result = []

@@ -19,7 +19,7 @@ from .retrieval import RetrievedChunk
 logger = logging.getLogger(__name__)
 
 NO_ANSWER = "NO_ANSWER"
-_MARKER = re.compile(r"\s*\[(\d+)\]")
+_MARKER = re.compile(r"(?<!\s)\s*\[(\d+)\]")  # the lookbehind keeps it linear on long runs of spaces
 
 SYSTEM_PROMPT = (
     "You are the customer-support assistant of Brightcart, an online retailer. Answer the "
