@@ -59,6 +59,7 @@ class IntentInfo:
     carries_issue: bool = True
     fallback: bool = False
     customer_message: bool = True
+    small_talk: bool = False
 
 
 #: field -> (kind, allowed values or None); "choice" fields take one of the values, "area" a
@@ -76,6 +77,7 @@ SCHEMA: Dict[str, tuple] = {
     "carries_issue": ("bool", None),
     "fallback": ("bool", None),
     "customer_message": ("bool", None),
+    "small_talk": ("bool", None),
 }
 #: fields every entry must state (the others have the defaults of IntentInfo)
 REQUIRED = ("risk", "product_area")
@@ -98,6 +100,7 @@ class IntentCatalog:
         self.not_carrying_issue = self.having("carries_issue", False)
         self.fallbacks = self.having("fallback")
         self.not_customer_messages = self.having("customer_message", False)
+        self.small_talk = self.having("small_talk")
 
     def __contains__(self, name: object) -> bool:
         return name in self.entries

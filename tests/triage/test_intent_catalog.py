@@ -57,8 +57,8 @@ def test_the_default_load_checks_against_domain_yml():
 
 
 def test_the_catalog_says_what_the_former_python_tables_said():
-    """The sets and mappings as they were in triage.py, handoff.py, forms.py, prefetch.py and
-    audit/turns.py before they moved to config/intents.yml (behaviour must stay identical)."""
+    """The sets and mappings as they were in triage.py, handoff.py, forms.py, prefetch.py,
+    audit/turns.py and audit/kpis.py before they moved to config/intents.yml (behaviour must stay identical)."""
     c = load_catalog(CATALOG, DOMAIN)
     assert c.high_risk == {"billing_dispute", "delete_account", "legal_request", "security_concern", "service_outage"}
     assert c.needs_backend == {
@@ -78,6 +78,8 @@ def test_the_catalog_says_what_the_former_python_tables_said():
     assert c.knowledge_questions == {"ask_question", "nlu_fallback"}
     assert c.fallbacks == {"nlu_fallback"}
     assert c.not_customer_messages == {"session_start", "restart", "back"}
+    assert c.small_talk == {"greet", "goodbye", "affirm", "deny", "thank", "bot_challenge", "inform", "nlu_fallback",
+                            "stop"}
     assert {name: info.product_area for name, info in c.entries.items() if info.product_area} == {
         "order_status": "orders", "cancel_order": "orders", "change_delivery_address": "shipping",
         "damaged_or_wrong_item": "returns", "return_item": "returns", "refund_status": "refunds",
@@ -95,8 +97,8 @@ def test_the_catalog_says_what_the_former_python_tables_said():
 def test_an_unlisted_intent_gets_the_defaults():
     info = load_catalog(CATALOG, DOMAIN).get("out_of_scope")
     assert (info.risk, info.product_area, info.urgency, info.needs_backend, info.generic, info.complaint,
-            info.form_non_answer, info.handoff_priority, info.carries_issue, info.customer_message) == (
-        "low", None, "normal", False, False, False, False, "normal", True, True)
+            info.form_non_answer, info.handoff_priority, info.carries_issue, info.customer_message,
+            info.small_talk) == ("low", None, "normal", False, False, False, False, "normal", True, True, False)
     assert load_catalog(CATALOG, DOMAIN).get(None).risk == "low"
 
 
