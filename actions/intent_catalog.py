@@ -201,6 +201,24 @@ def domain_intents(domain_path: Optional[Path] = None) -> Optional[FrozenSet[str
 _UNSET: Any = object()
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a key given twice in one mapping (YAML would keep the last one
+    silently: a copied entry whose name was not changed would replace the original)."""
+
+
+def _construct_unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
+    seen = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if isinstance(key, str) and key in seen:
+            raise yaml.constructor.ConstructorError(None, None, f"{key!r} is listed twice", key_node.start_mark)
+        seen.add(key)
+    return loader.construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_unique_mapping)
+
+
 def load_catalog(path: Optional[Path] = None, domain: Optional[FrozenSet[str]] = _UNSET) -> IntentCatalog:
     """Read and validate a catalog file; raises IntentCatalogError with a clear message.
 
@@ -211,7 +229,7 @@ def load_catalog(path: Optional[Path] = None, domain: Optional[FrozenSet[str]] =
     except OSError as error:
         raise IntentCatalogError(f"{path}: cannot read the intent catalog ({error.strerror or error})") from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as error:
         raise IntentCatalogError(f"{path}: not valid YAML: {error}") from None
     catalog = parse_catalog(data, str(path), domain_intents() if domain is _UNSET else domain)

@@ -174,6 +174,13 @@ def test_an_unreadable_or_invalid_file_is_named(tmp_path):
         load_catalog(bad, DOMAIN)
 
 
+def test_an_intent_listed_twice_is_named(tmp_path):
+    copy = tmp_path / "intents.yml"
+    copy.write_text(CATALOG.read_text() + "  order_status: {risk: high, product_area: orders}\n")
+    with pytest.raises(IntentCatalogError, match=f"{copy}: not valid YAML: .*'order_status' is listed twice"):
+        load_catalog(copy, DOMAIN)
+
+
 # --- an intent added as data changes triage without code ----------------------------------------
 
 
