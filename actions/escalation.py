@@ -58,7 +58,8 @@ CHURN_SIGNALS = frozenset(
     {"cancel_membership", "downgrade", "delete_account", "competitor", "never_again", "chargeback",
      "public_complaint"}
 )
-#: intents Rasa adds by itself, valid in conditions even though domain.yml does not list them
+#: intents Rasa adds by itself, valid in conditions even though domain.yml does not list them (also the
+#: only names config/intents.yml may list besides domain.yml's: Rasa's vocabulary, not the project's)
 BUILTIN_INTENTS = frozenset({"nlu_fallback", "restart", "session_start", "back", "out_of_scope"})
 
 
@@ -94,7 +95,7 @@ FACTS: Dict[str, Fact] = {
     "same_issue_count": Fact("number", "how often the customer raised the latest intent in this session"),
     "identity_failures": Fact("number", "failed identity checks (slot)"),
     "backend_errors": Fact("number", "times the backend could not be reached in this session"),
-    "needs_backend": Fact("bool", "the latest intent needs data from the backend"),
+    "needs_backend": Fact("bool", "the latest intent needs data from the backend (needs_backend in config/intents.yml)"),
     "channel": Fact("text", "input channel: rest, socketio, twilio, ..."),
     "active_loop": Fact("text", "the form in progress, if any"),
 }

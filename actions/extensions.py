@@ -15,6 +15,7 @@ def attach(app: Sanic) -> None:
 
     metrics.attach(app)  # GET /metrics + per-action timing of /webhook
     audit_consumer.attach(app)  # decision trail: Rasa's event stream -> one record per turn
+    _load_intent_catalog()  # a bad config/intents.yml stops the server here
     _load_escalation_rules()  # a bad config/escalation_rules.yml stops the server here
     from actions import slack_events
 
@@ -51,3 +52,17 @@ def _load_escalation_rules() -> None:
         logging.getLogger(__name__).critical("invalid escalation rules: %s", error)
         raise SystemExit(f"Cannot start the action server: invalid escalation rules.\n{error}") from None
     logging.getLogger(__name__).info("escalation rules %s: %d rules from %s", rules.version, len(rules.rules), rules.path)
+
+
+def _load_intent_catalog() -> None:
+    """Validate the intent catalog at start-up: triage, forms and handoffs read it on every turn."""
+    import logging
+
+    from actions.intent_catalog import IntentCatalogError, get_catalog
+
+    try:
+        catalog = get_catalog()
+    except IntentCatalogError as error:
+        logging.getLogger(__name__).critical("invalid intent catalog: %s", error)
+        raise SystemExit(f"Cannot start the action server: invalid intent catalog.\n{error}") from None
+    logging.getLogger(__name__).info("intent catalog: %d intents from %s", len(catalog), catalog.path)

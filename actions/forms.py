@@ -30,25 +30,17 @@ from actions.backend_client import (
 from actions.config import settings
 from actions.formatting import day
 from actions.identity import customer_slots, ensure_identity_events, needs_second_factor
+from actions.intent_catalog import get_catalog
 from actions.pii import EMAIL_RE
 
 logger = logging.getLogger(__name__)
 
-# Intents that are never an answer to the question a form asked: the form steps aside (rejects)
-# and the rules for these intents take the turn.
-NON_ANSWER_INTENTS = {
-    "stop",
-    "ask_question",
-    "request_human",
-    "bot_challenge",
-    "legal_request",
-    "security_concern",
-    "delete_account",
-    "billing_dispute",
-    "greet",
-    "thank",
-    "goodbye",
-}
+
+def is_non_answer(intent: str) -> bool:
+    """Never an answer to the question a form asked (form_non_answer in config/intents.yml): the
+    form steps aside (rejects) and the rules for that intent take the turn."""
+    return intent in get_catalog().form_non_answers
+
 
 CODE_RE = re.compile(r"\b(\d{6})\b")
 
@@ -154,7 +146,7 @@ class SupportFormValidator(FormValidationAction):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
         """Catch order numbers the entity extractor missed ('it's 100002', 'bc100002')."""
-        if not self.requested(tracker, "order_id") or latest_intent(tracker) in NON_ANSWER_INTENTS:
+        if not self.requested(tracker, "order_id") or is_non_answer(latest_intent(tracker)):
             return {}
         if any(e.get("entity") == "order_id" for e in (tracker.latest_message or {}).get("entities", [])):
             return {}
@@ -297,7 +289,7 @@ class SupportFormValidator(FormValidationAction):
         return {}
 
     def _free_text(self, tracker: Tracker, slot: str) -> Dict[Text, Any]:
-        if not self.requested(tracker, slot) or latest_intent(tracker) in NON_ANSWER_INTENTS:
+        if not self.requested(tracker, slot) or is_non_answer(latest_intent(tracker)):
             return {}
         text = latest_text(tracker)
         return {slot: text} if text and not text.startswith("/") else {}

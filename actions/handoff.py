@@ -36,6 +36,7 @@ from actions import rasa_conversations, slack_client, slack_text
 from actions.backend_client import BackendError, get_client
 from actions.escalation import RulesFileError, get_rules
 from actions.formatting import item_summary, money
+from actions.intent_catalog import get_catalog
 from actions.outbox import HandoffStore, get_outbox, get_store
 from actions.pii import mask
 from actions.privacy import erasure as privacy_erasure
@@ -43,13 +44,12 @@ from actions.triage import assess_message
 
 logger = logging.getLogger(__name__)
 
-HIGH_PRIORITY_INTENTS = {"security_concern", "legal_request", "billing_dispute", "delete_account"}
+# which intents open a high-priority ticket (handoff_priority) and which never state the customer's
+# issue (carries_issue: false): config/intents.yml
 #: escalations decided by a flow rather than by config/escalation_rules.yml
 FLOW_REASONS = {
     "account_security_review": "The account was locked by the security team; a specialist must review it before it can be unlocked.",
 }
-#: intents that say nothing about the customer's issue (skipped when choosing what to draft a reply for)
-NOT_A_QUESTION = {"request_human", "greet", "goodbye", "affirm", "deny", "thank", "bot_challenge", "stop", "nlu_fallback"}
 RESOLVE_COMMANDS = {"resolve", "!resolve", "resolved", "!resolved", "/resolve"}
 NOTE_PREFIXES = ("!note", "(internal)", "[internal]")
 
@@ -163,7 +163,7 @@ def customer_issue(tracker: Tracker) -> Optional[Dict[str, Any]]:
             continue
         text = (event.get("text") or "").strip()
         intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
-        if not text or text.startswith("/") or text.startswith("EXTERNAL:") or intent in NOT_A_QUESTION:
+        if not text or text.startswith("/") or text.startswith("EXTERNAL:") or intent in get_catalog().not_carrying_issue:
             continue
         if len(text.split()) < 3:
             continue
@@ -469,7 +469,7 @@ class ActionHandoffToHuman(Action):
         priority = "normal"
         if triage.get("urgency") == "critical":
             priority = "urgent"
-        elif intent in HIGH_PRIORITY_INTENTS or triage.get("risk_class") == "high" or tracker.get_slot("customer_tier") == "vip":
+        elif intent in get_catalog().high_priority or triage.get("risk_class") == "high" or tracker.get_slot("customer_tier") == "vip":
             priority = "high"
         try:
             ticket = await get_client().create_ticket(

@@ -31,6 +31,7 @@ from rasa_sdk.forms import ValidationAction
 from rasa_sdk.types import DomainDict
 
 from actions import escalation, identity
+from actions.intent_catalog import get_catalog
 from actions.pii import contains_card_number, mask
 
 logger = logging.getLogger(__name__)
@@ -39,15 +40,9 @@ NLU_FALLBACK = "nlu_fallback"
 
 # --- intent knowledge ------------------------------------------------------------------------
 
-PRODUCT_AREA_BY_INTENT = {
-    "order_status": "orders", "cancel_order": "orders", "change_delivery_address": "shipping",
-    "damaged_or_wrong_item": "returns", "return_item": "returns", "refund_status": "refunds",
-    "billing_dispute": "billing", "payment_failed": "billing", "update_payment_method": "billing",
-    "request_invoice": "billing", "cancel_subscription": "membership", "change_plan": "membership",
-    "reset_password": "account", "account_locked": "account", "update_email": "account",
-    "delete_account": "account", "report_bug": "technical", "service_outage": "technical",
-    "legal_request": "legal", "security_concern": "security",
-}
+# What each intent means for triage (risk class, product area, base urgency, whether it needs the
+# backend, is generic or a complaint, is a customer message at all) is data: config/intents.yml,
+# read through actions/intent_catalog.py. Adding an intent needs no change here.
 #: words that tell the area when the intent does not (questions, fallbacks, chit-chat)
 AREA_KEYWORDS: Sequence[Tuple[str, re.Pattern]] = [
     ("security", re.compile(r"\b(hack(ed|er)?|fraud\w*|phishing|unauthori[sz]ed|stolen|compromised)\b")),
@@ -61,27 +56,6 @@ AREA_KEYWORDS: Sequence[Tuple[str, re.Pattern]] = [
     ("technical", re.compile(r"\b(app|website|site|crash\w*|bug|error|glitch|down|outage)\b")),
     ("orders", re.compile(r"\b(order\w*|bc-?\s?\d{6})\b")),
 ]
-HIGH_RISK_INTENTS = frozenset({"billing_dispute", "delete_account", "legal_request", "security_concern", "service_outage"})
-NEEDS_BACKEND_INTENTS = frozenset(
-    {"order_status", "cancel_order", "change_delivery_address", "damaged_or_wrong_item", "return_item",
-     "refund_status", "payment_failed", "update_payment_method", "request_invoice", "cancel_subscription",
-     "change_plan", "reset_password", "account_locked", "update_email", "service_outage"}
-)
-#: intents that say nothing about the issue itself: not counted as "raising the same issue again"
-GENERIC_INTENTS = frozenset(
-    {"greet", "goodbye", "affirm", "deny", "thank", "bot_challenge", "inform", "stop", "ask_question",
-     NLU_FALLBACK, "request_human"}
-)
-#: complaints whose repetition is itself a sign of frustration
-COMPLAINT_INTENTS = frozenset(
-    {"order_status", "refund_status", "damaged_or_wrong_item", "payment_failed", "billing_dispute",
-     "report_bug", "service_outage", "account_locked", "return_item", "cancel_order"}
-)
-BASE_URGENCY = {
-    "security_concern": "critical", "service_outage": "high", "billing_dispute": "high",
-    "account_locked": "high", "payment_failed": "high", "legal_request": "high",
-    "greet": "low", "goodbye": "low", "thank": "low", "bot_challenge": "low", "affirm": "low", "deny": "low",
-}
 URGENCY_ORDER = ["low", "normal", "high", "critical"]
 
 # --- message cues (lower-cased text) ---------------------------------------------------------------
@@ -317,8 +291,9 @@ def assess_message(text: str, intent: Optional[str] = None) -> MessageAssessment
 
 
 def product_area(intent: Optional[str], lower_text: str) -> str:
-    if intent in PRODUCT_AREA_BY_INTENT:
-        return PRODUCT_AREA_BY_INTENT[intent]
+    area = get_catalog().get(intent).product_area
+    if area:
+        return area
     for area, pattern in AREA_KEYWORDS:
         if pattern.search(lower_text):
             return area
@@ -429,7 +404,7 @@ def _subject(entities: Any) -> Optional[str]:
 def same_issue_count(state: ConversationState, intent: Optional[str]) -> int:
     """How often the customer raised this issue: same intent, and the same order when both name
     one (three different orders' status is routine; the same order three times is not)."""
-    if not intent or intent in GENERIC_INTENTS:
+    if not intent or intent in get_catalog().generic:
         return 0
     subject = state.current.subject
     return sum(1 for turn in state.turns
@@ -496,9 +471,10 @@ def triage(tracker: Tracker, rules: Optional[escalation.RuleSet] = None) -> Tria
     repeated_text = any(_similar(text, turn.text) for turn in state.previous
                         if not turn.text.startswith("/") and (subject is None or turn.subject in (None, subject)))
     repeat_points = 0.0
-    if intent in COMPLAINT_INTENTS and same_issue >= 3:
+    info = get_catalog().get(intent)
+    if info.complaint and same_issue >= 3:
         repeat_points = 0.3
-    elif (intent in COMPLAINT_INTENTS and same_issue == 2) or repeated_text:
+    elif (info.complaint and same_issue == 2) or repeated_text:
         repeat_points = 0.2
     if repeat_points:
         features["asked_before"] = repeat_points
@@ -510,9 +486,9 @@ def triage(tracker: Tracker, rules: Optional[escalation.RuleSet] = None) -> Tria
 
     emotionally_charged = message_frustration >= 0.6 or "emotional" in signals and message_frustration >= 0.4
     high_risk_signals = {"legal", "security", "data_deletion", "billing_dispute", "outage"}
-    risk_class = "high" if (intent in HIGH_RISK_INTENTS or high_risk_signals & set(signals) or emotionally_charged) else "low"
+    risk_class = "high" if (info.risk == "high" or high_risk_signals & set(signals) or emotionally_charged) else "low"
 
-    urgency = BASE_URGENCY.get(intent or "", "normal")
+    urgency = info.urgency
     if "security" in signals:
         urgency = "critical"
     elif ("urgent" in signals or "outage" in signals) and urgency in ("low", "normal"):
@@ -597,7 +573,7 @@ def state_facts(tracker: Tracker, state: ConversationState, intent: Optional[str
         "same_issue_count": same_issue,
         "identity_failures": _number(tracker.get_slot("identity_failures")),
         "backend_errors": state.backend_errors,
-        "needs_backend": intent in NEEDS_BACKEND_INTENTS,
+        "needs_backend": intent in get_catalog().needs_backend,
         "channel": tracker.get_latest_input_channel(),
         "active_loop": tracker.active_loop_name,
     }
@@ -652,7 +628,7 @@ def is_customer_message(tracker: Tracker) -> bool:
     message = tracker.latest_message or {}
     intent = (message.get("intent") or {}).get("name")
     text = message.get("text") or ""
-    if intent in ("session_start", "restart", "back") or text.startswith("EXTERNAL: "):
+    if intent in get_catalog().not_customer_messages or text.startswith("EXTERNAL: "):
         return False
     return bool(text or intent)
 

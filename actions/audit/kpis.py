@@ -37,8 +37,8 @@ from actions.audit.cli import iso, parse_time
 from actions.audit.settings import AuditSettings
 from actions.audit.store import AuditStore
 from actions.audit.terminal import safe
+from actions.intent_catalog import get_catalog
 
-SMALL_TALK = {"greet", "goodbye", "affirm", "deny", "thank", "bot_challenge", "inform", "nlu_fallback", "stop", None}
 DAY = 86400.0
 
 
@@ -57,8 +57,9 @@ def _rate(part: int, whole: int) -> Optional[float]:
 
 
 def conversation_intent(turns: List[Dict[str, Any]]) -> str:
+    small_talk = get_catalog().small_talk  # small_talk in config/intents.yml
     for turn in turns:
-        if turn.get("intent") not in SMALL_TALK:
+        if turn.get("intent") is not None and turn.get("intent") not in small_talk:
             return turn["intent"]
     return turns[0].get("intent") or "none"
 

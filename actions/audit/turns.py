@@ -16,6 +16,7 @@ import hashlib
 import time
 from typing import Any, Callable, Dict, Iterable, List, Optional
 
+from actions.intent_catalog import get_catalog
 from actions.pii import mask
 
 # slots whose current value the audit follows across turns
@@ -25,7 +26,6 @@ TRACKED_SLOTS = (
 )
 KNOWLEDGE_ACTION = "action_answer_from_knowledge"
 HANDOFF_ACTION = "action_handoff_to_human"
-FALLBACK_INTENTS = {"nlu_fallback"}
 FALLBACK_ACTIONS = {"action_default_fallback", "action_two_stage_fallback", "utter_default", "utter_ask_rephrase"}
 # actions Rasa runs itself rather than predicts
 NOT_PREDICTED = {"action_listen", "action_extract_slots", "action_session_start"}
@@ -263,7 +263,7 @@ def build_record(
         "handoff_ticket_id": turn_slots.get("handoff_ticket_id") or (slots.get("handoff_ticket_id") if HANDOFF_ACTION in action_names else None),
         "knowledge": knowledge,
         "kb_refused": kb_refused,
-        "fallback": intent_name in FALLBACK_INTENTS or any(name in FALLBACK_ACTIONS for name in action_names),
+        "fallback": intent_name in get_catalog().fallbacks or any(name in FALLBACK_ACTIONS for name in action_names),
         "reply": "\n".join(mask(b.get("text") or "") for b in bots if b.get("text")),
         "latency_ms": round((float(bots[-1]["timestamp"]) - user_ts) * 1000, 1) if bots and user_ts and not turn.get("paused") else None,
         "paused": bool(turn.get("paused")),

@@ -3,12 +3,13 @@
 Most of a knowledge answer's time is the embedding of the question (MiniLM on one short text,
 6-8 ms here, bound by reading the model's weights). Rasa calls ``action_validate_slot_mappings``
 for every customer message before it predicts the next action; when the message's intent is one
-the knowledge action answers (``KB_PREFETCH_INTENTS``, by default the contract's ``ask_question``
-and ``nlu_fallback``), triage starts the embedding on a background thread, and the knowledge
-action's retriever takes the result (waiting for it if it is still running) instead of computing
-it again. The embedding then overlaps with Rasa's prediction and the next action call. Same
-encoder, same text, so the same vector; a question that is never answered (an escalation rule
-fired, a guard refused it) leaves its vector unused until newer questions push it out.
+the knowledge action answers (``KB_PREFETCH_INTENTS`` when set, else the intents marked
+``knowledge_question`` in config/intents.yml: ``ask_question`` and ``nlu_fallback``), triage
+starts the embedding on a background thread, and the knowledge action's retriever takes the
+result (waiting for it if it is still running) instead of computing it again. The embedding
+then overlaps with Rasa's prediction and the next action call. Same encoder, same text, so the
+same vector; a question that is never answered (an escalation rule fired, a guard refused it)
+leaves its vector unused until newer questions push it out.
 """
 from __future__ import annotations
 
@@ -23,7 +24,6 @@ import numpy as np
 from rasa_addons.continuation import remember
 from rasa_addons.minilm import shared_encoder
 
-DEFAULT_INTENTS = "ask_question,nlu_fallback"
 #: questions whose embedding is kept until asked for (oldest dropped first)
 _KEPT = 64
 
@@ -35,7 +35,10 @@ stats: Dict[str, int] = {"started": 0, "used": 0, "computed": 0}
 
 def prefetch_intents() -> frozenset:
     raw = os.environ.get("KB_PREFETCH_INTENTS")
-    raw = DEFAULT_INTENTS if raw is None else raw
+    if raw is None:
+        from actions.intent_catalog import get_catalog
+
+        return get_catalog().knowledge_questions
     return frozenset(name.strip() for name in raw.split(",") if name.strip())
 
 

@@ -113,3 +113,15 @@ def test_every_domain_action_is_served_by_the_action_server(domain) -> None:
     custom = {a for a in names(domain, "actions") if a.startswith(("action_", "validate_"))}
     missing = sorted(custom - set(executor.actions))
     assert not missing, f"domain.yml lists actions the action server does not implement: {missing}"
+
+
+def test_every_domain_intent_has_an_intent_catalog_entry(domain) -> None:
+    """config/intents.yml (risk, product area, ... per intent) lists exactly domain.yml's intents,
+    plus Rasa's own where they matter; the loader's message names the file and the intent."""
+    from actions.intent_catalog import IntentCatalogError, load_catalog
+
+    try:
+        catalog = load_catalog(ROOT / "config" / "intents.yml", frozenset(names(domain, "intents")))
+    except IntentCatalogError as error:
+        pytest.fail(str(error))
+    assert set(catalog.entries) - names(domain, "intents") <= DEFAULT_INTENTS
