@@ -73,6 +73,10 @@ def _malformed_call(request: Any) -> Optional[HTTPResponse]:
     """rasa-sdk answers a body that is JSON but not an action call (a list, ``null``) with a 500;
     it is the caller's mistake, so it gets a 400 here. Unparsable bodies are left to rasa-sdk,
     which already answers them with a 400."""
+    if not request.body:
+        # nothing read: Sanic is answering an error (a body over the size limit gets 413, and
+        # Sanic runs request middleware again on that path), or rasa-sdk reports the empty body
+        return None
     try:
         body = request.json
     except Exception:  # noqa: BLE001 - rasa-sdk reports unparsable bodies itself
