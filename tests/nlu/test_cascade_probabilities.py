@@ -14,7 +14,7 @@ from tests.performance.rasa_script import ROOT, run_in_rasa_env
 SCRIPT = r'''
 import asyncio, json, sys
 import numpy as np
-import rasa_addons
+from rasa_addons import patches; assert set(patches.apply("all").values()) == {"applied"}, patches.status  # as the Rasa server runs (rasa_addons/launch.py)
 from rasa.core.agent import load_agent
 from rasa.shared.nlu.training_data.loading import load_data
 from rasa_addons.cascade_classifier import CascadeIntentClassifier

@@ -11,7 +11,7 @@ from tests.performance.rasa_script import ROOT, run_in_rasa_env
 SCRIPT = r'''
 import asyncio, json, sys
 from scipy.sparse import csr_matrix, vstack
-import rasa_addons
+from rasa_addons import patches; assert set(patches.apply("all").values()) == {"applied"}, patches.status  # as the Rasa server runs (rasa_addons/launch.py)
 from rasa_addons.cascade_classifier import CascadeIntentClassifier as C
 from rasa.shared.nlu.constants import TEXT
 ours = C._sparse

@@ -19,7 +19,7 @@ from rasa.shared.core.events import Event, UserUttered, ActionExecuted, SlotSet
 from rasa.shared.utils.common import all_subclasses
 from rasa.shared.core.slots import Slot
 original_resolve = Event.resolve_by_type
-import rasa_addons  # installs the replacements
+from rasa_addons import patches; assert set(patches.apply("all").values()) == {"applied"}, patches.status  # as the Rasa server runs (rasa_addons/launch.py)
 from rasa_addons import rasa_runtime
 assert Event.resolve_by_type is not original_resolve
 out = {}

@@ -12,7 +12,7 @@ from tests.performance.rasa_script import ROOT, run_in_rasa_env
 
 SCRIPT = r'''
 import asyncio, json, sys
-import rasa_addons  # installs the replacements
+from rasa_addons import patches; assert set(patches.apply("all").values()) == {"applied"}, patches.status  # as the Rasa server runs (rasa_addons/launch.py)
 from rasa_addons import rule_lookup
 from rasa.core.agent import load_agent
 from rasa.core.policies.rule_policy import RulePolicy, RULES, RULES_FOR_LOOP_UNHAPPY_PATH
