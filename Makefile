@@ -20,7 +20,7 @@ export RASA_EVENTS_DB ?= var/rasa_events.db
 # endpoints.yml sends it to the action server; empty for commands that never call actions
 export ACTION_SERVER_TOKEN ?=
 
-.PHONY: run test envs train ingest locks bench validate shell clean nlu-eval kb-eval pii-eval chromium widget retention
+.PHONY: run test envs train ingest locks bench bench-patches validate shell clean nlu-eval kb-eval pii-eval chromium widget retention
 
 ## make run: install what is missing, train if needed, start all three processes (Ctrl-C stops)
 run: envs train ingest
@@ -50,6 +50,11 @@ ingest: envs
 ## BENCH_ARGS="--rasa-workers 2" for the multi-process figures, "--quick" for a smoke run (docs/performance.md)
 bench: envs train ingest
 	PYTHONPATH=. $(APP_PY) -m bench $(BENCH_ARGS)
+
+## make bench-patches: each patch's own gain: the 10-concurrent level with all patches on, each one off, and none,
+## interleaved over rounds (reports/bench_patches.json); BENCH_PATCHES_ARGS="--rounds 1 --conversations 12" for a quick look
+bench-patches: envs train ingest
+	PYTHONPATH=. $(APP_PY) -m bench.patches $(BENCH_PATCHES_ARGS)
 
 ## make validate: Rasa's validator, plus checks that name the file a problem is in
 validate: envs
