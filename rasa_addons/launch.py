@@ -14,10 +14,19 @@ import sys
 def main() -> None:
     from rasa_addons import patches
 
-    if not logging.getLogger().handlers:
-        # Rasa configures logging later; until then, a refused patch is still printed (stderr)
-        logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s - %(message)s")
-    status = patches.apply()
+    # Rasa configures logging only once its CLI runs: until then, the patch layer's errors (a
+    # refused patch) go to stderr through a handler of its own, removed again before Rasa starts
+    log = logging.getLogger(patches.__name__)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-8s %(name)s  - %(message)s"))
+    handler.setLevel(logging.WARNING)
+    log.addHandler(handler)
+    propagate, log.propagate = log.propagate, False
+    try:
+        status = patches.apply()
+    finally:
+        log.removeHandler(handler)
+        log.propagate = propagate
     applied = [name for name, state in status.items() if state == "applied"]
     print(f"rasa_addons.launch: patches applied: {', '.join(applied) or 'none'}"
           + "".join(f"; {name} {state}" for name, state in status.items() if state not in ("applied", "disabled")),
