@@ -250,7 +250,9 @@ print(json.dumps(out))
 
 
 def test_rasa_runtime_replacements_compute_what_rasa_does() -> None:
-    model = sorted((ROOT / "models").glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)[-1]
+    from tests.conftest import latest_model  # RASA_MODEL, else the newest in models/
+
+    model = latest_model()
     result = run_in_rasa_env(SCRIPT, str(model), timeout=600)
     assert result["names"] >= 20 and result["slots"] >= 20 and result["parses"] == 10
     assert len(result["intents"]) >= 6, result["intents"]

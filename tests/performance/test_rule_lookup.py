@@ -57,7 +57,9 @@ print(json.dumps({"checked": checked, "found": found, "rules": len(policy.lookup
 
 
 def test_rule_keys_are_rasas() -> None:
-    model = sorted((ROOT / "models").glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)[-1]
+    from tests.conftest import latest_model  # RASA_MODEL, else the newest in models/
+
+    model = latest_model()
     result = run_in_rasa_env(SCRIPT, str(model), timeout=900)
     assert result["checked"] >= 5000 and result["found"] >= 500, result
     assert result["rules"] >= 50 and result["longest"] >= 2
