@@ -55,3 +55,15 @@ def test_handoff_to_a_person(patches_off_stack: Stack) -> None:
     assert "bringing in a person" in reply or "saved your case" in reply
     events = [e.get("name") for e in chat.tracker()["events"] if e.get("event") == "action"]
     assert "action_handoff_to_human" in events
+
+
+def test_the_default_stack_runs_with_the_patches_rasa_patches_selects(stack: Stack) -> None:
+    """The other e2e tests' stack: every patch applied (RASA_PATCHES unset or "all"), none refused."""
+    import os
+
+    from rasa_addons.patches import PATCHES, selected
+
+    log = Path(stack.config.var_dir / "logs" / "rasa.log").read_text(errors="replace")
+    expected = selected(os.environ.get("RASA_PATCHES", "all"))
+    assert f"rasa_addons.launch: patches applied: {', '.join(expected) or 'none'}" in log
+    assert "REFUSED" not in log and len(PATCHES) == 7
