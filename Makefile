@@ -4,7 +4,9 @@ PY310 ?= $(shell command -v /root/.pyenv/versions/3.10.13/bin/python || command 
 PY311 ?= $(shell command -v /root/.pyenv/versions/3.11.7/bin/python || command -v python3.11)
 RASA_VENV := .venv-rasa
 APP_VENV := .venv
-RASA := $(RASA_VENV)/bin/rasa
+# Rasa through the project's entry point: the patch layer (rasa_addons/patches.py) applied first;
+# RASA_PATCHES=none runs Rasa's own code, "-name" leaves one patch out (docs/performance.md)
+RASA := PYTHONPATH=. $(RASA_VENV)/bin/python -m rasa_addons.launch
 APP_PY := $(APP_VENV)/bin/python
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
@@ -18,7 +20,7 @@ export RASA_EVENTS_DB ?= var/rasa_events.db
 # endpoints.yml sends it to the action server; empty for commands that never call actions
 export ACTION_SERVER_TOKEN ?=
 
-.PHONY: run test envs train ingest locks bench validate shell clean nlu-eval kb-eval pii-eval chromium widget retention
+.PHONY: run test envs train ingest locks bench bench-patches validate shell clean nlu-eval kb-eval pii-eval chromium widget retention
 
 ## make run: install what is missing, train if needed, start all three processes (Ctrl-C stops)
 run: envs train ingest
@@ -34,7 +36,7 @@ train: envs
 	@fp=$$($(APP_PY) -m scripts.fingerprint model); \
 	if [ -f models/$$fp.tar.gz ]; then echo ">>> model models/$$fp.tar.gz is current"; \
 	else echo ">>> training models/$$fp.tar.gz (data, config or domain changed)"; \
-	  PYTHONPATH=. $(RASA) train --fixed-model-name $$fp --out models && \
+	  $(RASA) train --fixed-model-name $$fp --out models && \
 	  find models -name '*.tar.gz' ! -name "$$fp.tar.gz" -delete; fi
 
 # An index from before sentence_vectors.npz existed is brought up to date (incrementally) as well.
@@ -48,6 +50,11 @@ ingest: envs
 ## BENCH_ARGS="--rasa-workers 2" for the multi-process figures, "--quick" for a smoke run (docs/performance.md)
 bench: envs train ingest
 	PYTHONPATH=. $(APP_PY) -m bench $(BENCH_ARGS)
+
+## make bench-patches: each patch's own gain: the 10-concurrent level with all patches on, each one off, and none,
+## interleaved over rounds (reports/bench_patches.json); BENCH_PATCHES_ARGS="--rounds 1 --conversations 12" for a quick look
+bench-patches: envs train ingest
+	PYTHONPATH=. $(APP_PY) -m bench.patches $(BENCH_PATCHES_ARGS)
 
 ## make validate: Rasa's validator, plus checks that name the file a problem is in
 validate: envs
@@ -76,7 +83,7 @@ pii-eval:
 shell: envs
 	@test -f var/secrets.env || { echo "start the assistant with 'make run' first (it creates var/secrets.env)"; exit 1; }
 	set -a && . var/secrets.env && set +a && \
-	ACTION_SERVER_URL=http://127.0.0.1:5055/webhook RASA_TRACKER_DB=var/shell_tracker.db RASA_EVENTS_DB=var/rasa_events.db PYTHONPATH=. \
+	ACTION_SERVER_URL=http://127.0.0.1:5055/webhook RASA_TRACKER_DB=var/shell_tracker.db RASA_EVENTS_DB=var/rasa_events.db \
 	  $(RASA) shell --model models --endpoints endpoints.yml
 
 # Browser tests (tests/browser) drive Debian's Chromium; nothing downloads a browser of its own.

@@ -27,8 +27,8 @@ import yaml
 
 from bench import conversations as conv
 from bench import loadgen, report, stock
-from bench.procs import RASA_BIN, ROOT, Server
-from scripts.stack import Stack, StackConfig, free_port
+from bench.procs import ROOT, Server
+from scripts.stack import Stack, StackConfig, free_port, rasa_command
 
 REPORTS = ROOT / "reports"
 
@@ -83,7 +83,7 @@ def time_project_training() -> Optional[float]:
     env = dict(os.environ, PYTHONPATH=str(ROOT), RASA_TELEMETRY_ENABLED="false")
     try:
         started = time.monotonic()
-        result = subprocess.run([str(RASA_BIN), "train", "--force", "--out", str(out)], cwd=ROOT, env=env,
+        result = subprocess.run(rasa_command("train", "--force", "--out", str(out)), cwd=ROOT, env=env,
                                 capture_output=True, text=True)
         if result.returncode != 0:
             log(f"  project rasa train failed: {result.stderr[-400:]}")

@@ -18,9 +18,8 @@ matches the ``oneOf`` exactly when it matches the base schema and the one branch
 that only one matches), accepts the same answers; anything the short path does not accept goes
 through the full validator, which decides and produces Rasa's error. The events Rasa's HTTP API
 appends to a conversation (``POST /conversations/<id>/tracker/events``) are checked against the
-same event schema, with the same short path first. It is installed when anything
-from ``rasa_addons`` is imported (the tracker store, the policies and the classifier are), see
-``rasa_addons/__init__.py``; tests/performance/test_action_validation.py checks both behaviours.
+same event schema, with the same short path first. It is installed by the patch
+layer (rasa_addons/patches.py, patch ``action_validation``), never on import; tests/performance/test_action_validation.py checks both behaviours.
 """
 from __future__ import annotations
 

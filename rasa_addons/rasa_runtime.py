@@ -58,8 +58,9 @@ tests/performance/test_rasa_runtime.py runs both side by side:
 - ``Domain.is_empty`` built a new empty ``Domain`` to compare with, for every parsed message
   (``_check_for_unseen_features``); the empty domain's dictionary is now built once.
 
-``install()`` is called when ``rasa_addons`` is imported in Rasa's environment
-(rasa_addons/__init__.py), i.e. whenever Rasa loads our tracker store, policies or classifier.
+``install()`` is called by the patch layer (rasa_addons/patches.py, patch ``rasa_runtime``), never on
+import. The action-call body (rasa_addons/action_call.py) is its own patch, ``action_call``, which
+requires this one (``json_body`` below writes its prepared events).
 """
 from __future__ import annotations
 
@@ -432,7 +433,6 @@ def install() -> None:
     _rasa_past_states = DialogueStateTracker.past_states
     DialogueStateTracker.past_states = _past_states_remembering(_rasa_past_states)
     Domain.is_empty = _domain_is_empty
-    action_call.install(plain_json_body)
     from rasa.core.actions.action import ActionExtractSlots
 
     _rasa_from_events = DialogueStateTracker.__dict__["from_events"]

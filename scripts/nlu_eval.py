@@ -34,7 +34,7 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import Any, List
 
 ROOT = Path(__file__).resolve().parent.parent
 FALLBACK = "nlu_fallback"
@@ -51,15 +51,15 @@ def latest_model(models_dir: Path) -> Path:
     return models[-1]
 
 
-def rasa_executable() -> str:
+def rasa_executable() -> List[str]:
+    """``rasa`` through the project entry point (the patch layer applied first, rasa_addons/launch.py)."""
     candidate = Path(sys.executable).with_name("rasa")
-    if candidate.exists():
-        return str(candidate)
-    return str(ROOT / ".venv-rasa" / "bin" / "rasa")
+    python = Path(sys.executable) if candidate.exists() else ROOT / ".venv-rasa" / "bin" / "python"
+    return [str(python), "-m", "rasa_addons.launch"]
 
 
 def run_rasa_test(model: Path, holdout: Path, out: Path) -> None:
-    cmd = [rasa_executable(), "test", "nlu", "--nlu", str(holdout), "--model", str(model),
+    cmd = [*rasa_executable(), "test", "nlu", "--nlu", str(holdout), "--model", str(model),
            "--out", str(out)]
     print("+", " ".join(cmd), flush=True)
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
@@ -90,6 +90,9 @@ def load_holdout(path: Path) -> list[dict[str, Any]]:
 async def parse_all(model: Path, examples: list[dict[str, Any]]) -> list[dict[str, Any]]:
     from rasa.core.agent import Agent
 
+    from rasa_addons import patches
+
+    patches.apply()  # as the rasa server runs (RASA_PATCHES; importing rasa_addons patches nothing)
     agent = Agent.load(str(model))
     results = []
     for ex in examples:

@@ -24,7 +24,15 @@ from common.secrets_store import ensure_local_secrets
 
 ROOT = Path(__file__).resolve().parent.parent
 APP_PY = ROOT / ".venv" / "bin" / "python"
-RASA_BIN = ROOT / ".venv-rasa" / "bin" / "rasa"
+RASA_BIN = ROOT / ".venv-rasa" / "bin" / "rasa"  # Rasa's own script: no patches (bench's stock bot)
+RASA_PY = ROOT / ".venv-rasa" / "bin" / "python"
+
+
+def rasa_command(*args: str) -> List[str]:
+    """``rasa <args>`` through the project's entry point: the patch layer applied first
+    (rasa_addons/launch.py; RASA_PATCHES in the environment chooses which, default all).
+    Needs the project on PYTHONPATH, as every Rasa process here has."""
+    return [str(RASA_PY), "-m", "rasa_addons.launch", *args]
 
 
 def _die_with_parent() -> None:
@@ -194,13 +202,13 @@ class Stack:
         logs = config.var_dir / "logs"
         token = env["RASA_API_TOKEN"]
         # Rasa's HTTP API needs the token; browsers may call it only from the store's origins
-        rasa_cmd = [
-            str(RASA_BIN), "run", "--enable-api", "--auth-token", token,
+        rasa_cmd = rasa_command(
+            "run", "--enable-api", "--auth-token", token,
             "--cors", *site_origins(env),
             "--port", str(config.rasa_port), "--interface", "127.0.0.1",
             "--model", str(config.model), "--endpoints", env.get("RASA_ENDPOINTS", "endpoints.yml"),
             "--credentials", env.get("RASA_CREDENTIALS", "credentials.yml"),
-        ]
+        )
         self.services = [
             Service("demo backend", [str(APP_PY), "-m", "demo_backend"], f"{config.backend_url}/health", env, logs / "backend.log", 60),
             Service("action server", [str(APP_PY), "-m", "actions.server"], f"http://127.0.0.1:{config.action_port}/health",

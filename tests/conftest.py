@@ -115,6 +115,9 @@ def identity_keys(stack_var_dir: Path):
 
 @pytest.fixture(scope="session")
 def stack(stack_var_dir: Path, identity_keys) -> Iterator[Stack]:
+    # Rasa runs with the patch layer RASA_PATCHES selects (inherited from the environment; default
+    # all, as in production): `RASA_PATCHES=none make test` runs every e2e test on Rasa's own code.
+    # tests/e2e/test_patches_off.py always starts a second stack with RASA_PATCHES=none.
     config = StackConfig(
         backend_port=free_port(),
         action_port=free_port(),
@@ -123,6 +126,24 @@ def stack(stack_var_dir: Path, identity_keys) -> Iterator[Stack]:
         model=latest_model(),
         # RS256 identity tokens are accepted too (a site that signs with a private key)
         extra_env={"CHROMA_PATH": str(stack_var_dir / "chroma"), "IDENTITY_JWT_PUBLIC_KEY": str(identity_keys[1])},
+    )
+    running = Stack(config)
+    running.start(verbose=False)
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="session")
+def patches_off_stack(tmp_path_factory, identity_keys) -> Iterator[Stack]:
+    """A second stack whose Rasa runs without the patch layer (RASA_PATCHES=none: Rasa's own code)."""
+    var = tmp_path_factory.mktemp("stack-var-patches-off")
+    source = ROOT / "var" / "chroma"
+    if source.exists():
+        shutil.copytree(source, var / "chroma")
+    config = StackConfig(
+        backend_port=free_port(), action_port=free_port(), rasa_port=free_port(), var_dir=var, model=latest_model(),
+        extra_env={"CHROMA_PATH": str(var / "chroma"), "IDENTITY_JWT_PUBLIC_KEY": str(identity_keys[1]),
+                   "RASA_PATCHES": "none"},
     )
     running = Stack(config)
     running.start(verbose=False)

@@ -44,7 +44,8 @@ from actions.config import PROJECT_ROOT
 from actions.pii import mask
 
 TRIAGE_SLOTS = {"triage", "frustration", "risk_class", "escalation_rule", "escalation_reason"}
-RASA_BIN = PROJECT_ROOT / ".venv-rasa" / "bin" / "rasa"
+# Rasa through the project entry point: the patch layer applied as in production (rasa_addons/launch.py)
+RASA_LAUNCH = [str(PROJECT_ROOT / ".venv-rasa" / "bin" / "python"), "-m", "rasa_addons.launch"]
 Event = Dict[str, Any]
 
 
@@ -147,7 +148,7 @@ class RasaServer:
 
     def __enter__(self) -> "RasaServer":
         # no endpoints file in the working directory: in-memory tracker store, no broker, no actions
-        command = [str(RASA_BIN), "run", "--enable-api", "--port", str(self.port), "--interface", "127.0.0.1",
+        command = [*RASA_LAUNCH, "run", "--enable-api", "--port", str(self.port), "--interface", "127.0.0.1",
                    "--model", str(self.model)]
         env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
         self._log = open(self.log_path, "ab")

@@ -23,6 +23,7 @@ from rasa.shared.core.events import (  # noqa: E402
 from rasa.shared.core.trackers import DialogueStateTracker  # noqa: E402
 
 from rasa_addons.escalation_policy import EscalationPolicy  # noqa: E402
+from rasa_addons import patches; assert set(patches.apply("all").values()) == {"applied"}, patches.status  # noqa: E402 - as the Rasa server runs (rasa_addons/launch.py)
 
 HANDOFF = "action_handoff_to_human"
 

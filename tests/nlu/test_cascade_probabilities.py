@@ -14,7 +14,7 @@ from tests.performance.rasa_script import ROOT, run_in_rasa_env
 SCRIPT = r'''
 import asyncio, json, sys
 import numpy as np
-import rasa_addons
+from rasa_addons import patches; assert set(patches.apply("all").values()) == {"applied"}, patches.status  # as the Rasa server runs (rasa_addons/launch.py)
 from rasa.core.agent import load_agent
 from rasa.shared.nlu.training_data.loading import load_data
 from rasa_addons.cascade_classifier import CascadeIntentClassifier
@@ -67,7 +67,9 @@ print(json.dumps({"wording": compared.count(False), "combined": compared.count(T
 
 
 def test_probabilities_are_sklearns() -> None:
-    model = sorted((ROOT / "models").glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)[-1]
+    from tests.conftest import latest_model  # RASA_MODEL, else the newest in models/
+
+    model = latest_model()
     result = run_in_rasa_env(SCRIPT, str(model), timeout=600)
     assert result["wording"] >= 400 and result["combined"] >= 5 and result["kept"] == 2, result
     assert result["stacked"] >= 400, result

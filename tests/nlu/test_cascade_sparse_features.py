@@ -11,7 +11,7 @@ from tests.performance.rasa_script import ROOT, run_in_rasa_env
 SCRIPT = r'''
 import asyncio, json, sys
 from scipy.sparse import csr_matrix, vstack
-import rasa_addons
+from rasa_addons import patches; assert set(patches.apply("all").values()) == {"applied"}, patches.status  # as the Rasa server runs (rasa_addons/launch.py)
 from rasa_addons.cascade_classifier import CascadeIntentClassifier as C
 from rasa.shared.nlu.constants import TEXT
 ours = C._sparse
@@ -38,7 +38,9 @@ print(json.dumps({"compared": len(compared), "columns": compared[0], "intents": 
 
 
 def test_sparse_rows_equal_rasas_sentence_features() -> None:
-    model = sorted((ROOT / "models").glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)[-1]
+    from tests.conftest import latest_model  # RASA_MODEL, else the newest in models/
+
+    model = latest_model()
     result = run_in_rasa_env(SCRIPT, str(model), timeout=600)
     assert result["compared"] >= 13 and result["columns"] > 1000
     assert "order_status" in result["intents"] and "request_human" in result["intents"]

@@ -13,7 +13,7 @@ from tests.performance.rasa_script import run_in_rasa_env
 
 SCRIPT = r'''
 import asyncio, json
-import rasa_addons  # installs the replacements
+from rasa_addons import patches; assert set(patches.apply("all").values()) == {"applied"}, patches.status  # as the Rasa server runs (rasa_addons/launch.py)
 from rasa_addons import action_call, rasa_runtime
 from rasa.core.actions.action import RemoteAction
 from rasa.utils.endpoints import EndpointConfig

@@ -3,7 +3,7 @@
 For valid and invalid answers, Rasa's own ``RemoteAction._validate_action_result`` and the
 installed replacement must agree: both accept, or both raise jsonschema's ValidationError with the
 same message (Rasa's explanation appended). And the replacement must be the one Rasa uses once
-rasa_addons is imported.
+the patch layer is applied (rasa_addons/patches.py).
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from rasa.core.actions.action import RemoteAction
 original = RemoteAction._validate_action_result
 import rasa.server
 rasa_events_check = rasa.server.validate_events_in_request_body
-import rasa_addons  # installs the replacement
+from rasa_addons import patches; assert set(patches.apply("all").values()) == {"applied"}, patches.status  # as the Rasa server runs (rasa_addons/launch.py)
 from rasa_addons import action_validation
 from rasa_addons.action_validation import validate_action_result
 assert RemoteAction._validate_action_result is validate_action_result

@@ -11,7 +11,7 @@ from tests.performance.rasa_script import run_in_rasa_env
 
 SCRIPT = r'''
 import json, random
-import rasa_addons  # installs the replacements
+from rasa_addons import patches; assert set(patches.apply("all").values()) == {"applied"}, patches.status  # as the Rasa server runs (rasa_addons/launch.py)
 from rasa_addons import applied_events
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import (ActionExecuted, ActionExecutionRejected, ActionReverted, ActiveLoop,

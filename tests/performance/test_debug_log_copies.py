@@ -9,7 +9,7 @@ SCRIPT = r'''
 import copy, json, logging
 import rasa.core.processor, rasa.core.policies.memoization, rasa.core.policies.rule_policy, rasa.core.actions.forms
 import rasa.core.actions.action
-import rasa_addons
+from rasa_addons import patches; assert set(patches.apply("all").values()) == {"applied"}, patches.status  # as the Rasa server runs (rasa_addons/launch.py)
 from rasa_addons import debug_log_copies as dlc
 from rasa.utils.log_utils import configure_structlog
 

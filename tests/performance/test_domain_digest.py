@@ -14,7 +14,7 @@ from tests.support.http import post_json, rasa_headers
 SCRIPT = r'''
 import asyncio, json
 from aiohttp import web
-import rasa_addons
+from rasa_addons import patches; assert set(patches.apply("all").values()) == {"applied"}, patches.status  # as the Rasa server runs (rasa_addons/launch.py)
 from rasa_addons import domain_digest
 from rasa.core.actions.action import RemoteAction
 from rasa.core.channels.channel import CollectingOutputChannel

@@ -19,7 +19,7 @@ from rasa.shared.core.events import Event, UserUttered, ActionExecuted, SlotSet
 from rasa.shared.utils.common import all_subclasses
 from rasa.shared.core.slots import Slot
 original_resolve = Event.resolve_by_type
-import rasa_addons  # installs the replacements
+from rasa_addons import patches; assert set(patches.apply("all").values()) == {"applied"}, patches.status  # as the Rasa server runs (rasa_addons/launch.py)
 from rasa_addons import rasa_runtime
 assert Event.resolve_by_type is not original_resolve
 out = {}
@@ -250,7 +250,9 @@ print(json.dumps(out))
 
 
 def test_rasa_runtime_replacements_compute_what_rasa_does() -> None:
-    model = sorted((ROOT / "models").glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)[-1]
+    from tests.conftest import latest_model  # RASA_MODEL, else the newest in models/
+
+    model = latest_model()
     result = run_in_rasa_env(SCRIPT, str(model), timeout=600)
     assert result["names"] >= 20 and result["slots"] >= 20 and result["parses"] == 10
     assert len(result["intents"]) >= 6, result["intents"]

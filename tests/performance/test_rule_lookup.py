@@ -12,7 +12,7 @@ from tests.performance.rasa_script import ROOT, run_in_rasa_env
 
 SCRIPT = r'''
 import asyncio, json, sys
-import rasa_addons  # installs the replacements
+from rasa_addons import patches; assert set(patches.apply("all").values()) == {"applied"}, patches.status  # as the Rasa server runs (rasa_addons/launch.py)
 from rasa_addons import rule_lookup
 from rasa.core.agent import load_agent
 from rasa.core.policies.rule_policy import RulePolicy, RULES, RULES_FOR_LOOP_UNHAPPY_PATH
@@ -57,7 +57,9 @@ print(json.dumps({"checked": checked, "found": found, "rules": len(policy.lookup
 
 
 def test_rule_keys_are_rasas() -> None:
-    model = sorted((ROOT / "models").glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)[-1]
+    from tests.conftest import latest_model  # RASA_MODEL, else the newest in models/
+
+    model = latest_model()
     result = run_in_rasa_env(SCRIPT, str(model), timeout=900)
     assert result["checked"] >= 5000 and result["found"] >= 500, result
     assert result["rules"] >= 50 and result["longest"] >= 2

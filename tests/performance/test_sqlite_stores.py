@@ -17,6 +17,7 @@ from rasa.shared.core.trackers import DialogueStateTracker, EventVerbosity
 from rasa.shared.core.events import (ActionExecuted, BotUttered, SessionStarted, SlotSet, UserUttered,
                                      ActiveLoop, ConversationPaused, ConversationResumed)
 from rasa_addons.sqlite_stores import SQLiteEventBroker, SQLiteTrackerStore
+from rasa_addons import patches; assert set(patches.apply("all").values()) == {"applied"}, patches.status  # as the Rasa server runs (rasa_addons/launch.py)
 
 tmp, kind = sys.argv[1], sys.argv[2]
 domain = Domain.load("domain.yml")

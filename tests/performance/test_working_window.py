@@ -26,6 +26,7 @@ from rasa.shared.core.trackers import DialogueStateTracker, EventVerbosity
 from rasa.shared.core.events import (ActionExecuted, ActiveLoop, BotUttered, ConversationPaused, ConversationResumed,
                                      SessionStarted, SlotSet, UserUttered)
 from rasa_addons.sqlite_stores import SQLiteEventBroker, SQLiteTrackerStore
+from rasa_addons import patches; assert set(patches.apply("all").values()) == {"applied"}, patches.status  # as the Rasa server runs (rasa_addons/launch.py)
 
 tmp = sys.argv[1]
 domain = Domain.load("domain.yml")

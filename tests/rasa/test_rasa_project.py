@@ -1,17 +1,21 @@
 """Rasa's own checks, run by `make test`: the project data is consistent and the test stories
-(tests/stories/) are predicted exactly by the trained model."""
+(tests/stories/) are predicted exactly by the trained model, with the patch layer on (as the
+server runs) and off (RASA_PATCHES=none: Rasa's own code), so the patches predict what Rasa does."""
 from __future__ import annotations
 
 import os
 import re
 import subprocess
 
+import pytest
+
 from tests.conftest import REPORTS, ROOT, latest_model
 
-RASA = str(ROOT / ".venv-rasa" / "bin" / "rasa")
+# Rasa's CLI through the project entry point (rasa_addons/launch.py: the patch layer applied first)
+RASA = [str(ROOT / ".venv-rasa" / "bin" / "python"), "-m", "rasa_addons.launch"]
 
 
-def run_rasa(*args: str, timeout: int = 900) -> subprocess.CompletedProcess:
+def run_rasa(*args: str, timeout: int = 900, patches: str = "all") -> subprocess.CompletedProcess:
     # endpoints.yml names its stores through environment variables: point them at throwaway paths
     scratch = REPORTS / "rasa_scratch"
     scratch.mkdir(parents=True, exist_ok=True)
@@ -22,8 +26,9 @@ def run_rasa(*args: str, timeout: int = 900) -> subprocess.CompletedProcess:
         "ACTION_SERVER_TOKEN": os.environ.get("ACTION_SERVER_TOKEN", ""),
         "RASA_TRACKER_DB": str(scratch / "tracker.db"),
         "RASA_EVENTS_DB": str(scratch / "events.db"),
+        "RASA_PATCHES": patches,
     }
-    return subprocess.run([RASA, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=env)
+    return subprocess.run([*RASA, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=env)
 
 
 def responses_used_by_code() -> set:
@@ -53,12 +58,16 @@ def test_data_validates() -> None:
     assert not problems, "rasa data validate warnings:\n" + "\n".join(problems)
 
 
-def test_stories_are_predicted_exactly() -> None:
-    out = REPORTS / "rasa_stories"
+@pytest.mark.parametrize("patches", ["all", "none"], ids=["patches-on", "patches-off"])
+def test_stories_are_predicted_exactly(patches: str) -> None:
+    out = REPORTS / ("rasa_stories" if patches == "all" else f"rasa_stories_patches_{patches}")
     result = run_rasa(
         "test", "core", "--stories", "tests/stories", "--model", str(latest_model()),
-        "--out", str(out), "--fail-on-prediction-errors",
+        "--out", str(out), "--fail-on-prediction-errors", patches=patches,
     )
+    applied = "patches applied: none" if patches == "none" else ("patches applied: action_validation, debug_log_copies, rasa_runtime, action_call, domain_digest, "
+                                                             "rule_lookup, applied_events")
+    assert applied in result.stderr, result.stderr[-3000:]
     failed = out / "failed_test_stories.yml"
     details = failed.read_text() if failed.exists() else ""
     assert result.returncode == 0, f"test stories failed (see {failed}):\n{details[-6000:]}\n{result.stderr[-3000:]}"

@@ -373,9 +373,10 @@ from rasa.core.tracker_store import AwaitableTrackerStore, SQLTrackerStore
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, SessionStarted, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
-from rasa_addons import privacy_endpoint
+from rasa_addons import patches, privacy_endpoint
 
-tracker_db, broker_db, customer_id, phone = sys.argv[1:5]
+tracker_db, broker_db, customer_id, phone, patch_setting = sys.argv[1:6]
+patches.apply(patch_setting)  # the erasure works with Rasa's own code and with the patch layer
 domain = Domain.from_yaml("slots:\n  customer_id:\n    type: text\n    mappings:\n    - type: custom\n")
 pg = dict(dialect="postgresql", host="127.0.0.1", port=5432, username="postgres")
 broker = SQLEventBroker(db=broker_db, **pg)
@@ -431,13 +432,14 @@ def pg_databases():
         admin.close()
 
 
-def test_rasas_endpoint_erases_rasas_own_postgres_rows_after_a_running_turn(pg_databases):
+@pytest.mark.parametrize("patch_setting", ["all", "none"], ids=["patches-on", "patches-off"])
+def test_rasas_endpoint_erases_rasas_own_postgres_rows_after_a_running_turn(pg_databases, patch_setting):
     """Rasa's SQLTrackerStore and SQLEventBroker on PostgreSQL (endpoints.prod.yml's tracker store):
     the erasure waits for a running turn of the conversation to save, then deletes, so the turn does
     not write the conversation back; the other customer's conversation stays."""
     from tests.performance.rasa_script import run_in_rasa_env
 
-    out = run_in_rasa_env(RASA_PROBE, *pg_databases, "C0777", "+15555550777", timeout=600)
+    out = run_in_rasa_env(RASA_PROBE, *pg_databases, "C0777", "+15555550777", patch_setting, timeout=600)
     assert sorted(out["result"]["conversation_ids"]) == sorted(["rest-pat", "+15555550777"])
     assert out["result"]["counts"]["tracker_events"] == 4 + 3 + 1 and out["result"]["broker_erased"] is True
     assert out["left"] == {"rest-pat": 0, "+15555550777": 0, "rest-other": 4}
