@@ -98,15 +98,23 @@ def user_texts(rasa: str, sender: str) -> List[str]:
 
 def test_rest_long_message(stack, normal_turn):
     rasa = stack.config.rasa_url
-    sender = f"limits-rest-{uuid.uuid4().hex[:8]}"
-    with Chatter(rasa) as chatter:
-        start = time.monotonic()
-        status, answer, seconds = http.rest_message(rasa, sender, "a" * ONE_MB)
-        end = time.monotonic()
-    assert status == 200, answer
-    assert http.reply_text(answer) == TOO_LONG_REPLY
-    assert_no_stall(chatter, start, end, normal_turn, "rest")
-    assert user_texts(rasa, sender) == [], "Rasa was asked to parse the long message"
+    for attempt in (1, 2):
+        sender = f"limits-rest-{uuid.uuid4().hex[:8]}"
+        with Chatter(rasa) as chatter:
+            start = time.monotonic()
+            status, answer, seconds = http.rest_message(rasa, sender, "a" * ONE_MB)
+            end = time.monotonic()
+        assert status == 200, answer
+        assert http.reply_text(answer) == TOO_LONG_REPLY
+        assert user_texts(rasa, sender) == [], "Rasa was asked to parse the long message"
+        try:
+            assert_no_stall(chatter, start, end, normal_turn, "rest")
+            break
+        except AssertionError:
+            # one slow turn can be this shared machine (seen once in a full run: 221 ms, then 21 ms
+            # alone); work that grows with the message stalls every attempt
+            if attempt == 2:
+                raise
     # a message at the limit is an ordinary message
     status, answer, _ = http.rest_message(rasa, sender, ("hello " * 400)[:DEFAULT_MAX_MESSAGE_CHARS])
     assert status == 200 and TOO_LONG_REPLY not in http.reply_text(answer)
