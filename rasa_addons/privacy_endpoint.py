@@ -61,6 +61,29 @@ def refuse(request: Request) -> Optional[HTTPResponse]:
     return None
 
 
+def _strings(body: Dict[str, Any], key: str) -> Optional[List[str]]:
+    """The non-empty strings listed under ``key`` (none when absent), or None when it is not a list of strings."""
+    value = body.get(key) or []
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        return None
+    return [item for item in value if item]
+
+
+async def _authorised(request: Request, what: str, work: Callable[[Dict[str, Any]], Awaitable[Any]]) -> HTTPResponse:
+    """Both routes: the token first, then the work on the JSON body; a failure is reported to the
+    caller (which retries), a result is answered as JSON."""
+    refused = refuse(request)
+    if refused is not None:
+        return refused
+    body = request.json if isinstance(request.json, dict) else {}
+    try:
+        result = await work(body)
+    except Exception as error:  # noqa: BLE001 - reported to the caller, which retries
+        logger.exception("%s failed", what)
+        return response.json({"error": f"{what} failed: {type(error).__name__}"}, status=500)
+    return result if isinstance(result, HTTPResponse) else response.json(result)
+
+
 def _inner(store: Any) -> Any:
     """The tracker store itself (Rasa wraps it in an AwaitableTrackerStore)."""
     return getattr(store, "_tracker_store", store)
@@ -177,39 +200,30 @@ class PrivacyEndpoint(InputChannel):
 
         @bp.route("/erase", methods=["POST"])
         async def erase_route(request: Request) -> HTTPResponse:
-            refused = refuse(request)
-            if refused is not None:
-                return refused
-            body = request.json if isinstance(request.json, dict) else {}
-            customer_id = str(body.get("customer_id") or "").strip() or None
-            phones = [str(p) for p in body.get("phones") or [] if p]
-            conversation_ids = [str(c) for c in body.get("conversation_ids") or [] if c]
-            if not customer_id and not phones and not conversation_ids:
-                return response.json({"error": "nothing to erase: give customer_id, phones or conversation_ids"}, status=400)
-            try:
+            async def work(body: Dict[str, Any]) -> Any:
+                customer_id = str(body.get("customer_id") or "").strip() or None
+                phones, conversation_ids = _strings(body, "phones"), _strings(body, "conversation_ids")
+                if phones is None or conversation_ids is None:
+                    return response.json({"error": "'phones' and 'conversation_ids' must be lists of strings"}, status=400)
+                if not customer_id and not phones and not conversation_ids:
+                    return response.json({"error": "nothing to erase: give customer_id, phones or conversation_ids"}, status=400)
                 result = await erase(request.app.ctx.agent, customer_id, phones, conversation_ids)
-            except Exception as error:  # noqa: BLE001 - reported to the caller, which retries
-                logger.exception("erasure failed")
-                return response.json({"error": f"erasure failed: {type(error).__name__}"}, status=500)
-            logger.info("privacy: erased %d conversation(s) (%s)", len(result["conversation_ids"]), result["counts"])
-            return response.json(result)
+                logger.info("privacy: erased %d conversation(s) (%s)", len(result["conversation_ids"]), result["counts"])
+                return result
+
+            return await _authorised(request, "erasure", work)
 
         @bp.route("/retention", methods=["POST"])
         async def retention_route(request: Request) -> HTTPResponse:
-            refused = refuse(request)
-            if refused is not None:
-                return refused
-            body = request.json if isinstance(request.json, dict) else {}
-            try:
-                before = float(body["before"])
-            except (KeyError, TypeError, ValueError):
-                return response.json({"error": "'before' (epoch seconds) is required"}, status=400)
-            try:
+            async def work(body: Dict[str, Any]) -> Any:
+                try:
+                    before = float(body["before"])
+                except (KeyError, TypeError, ValueError):
+                    return response.json({"error": "'before' (epoch seconds) is required"}, status=400)
                 result = await retention(request.app.ctx.agent, before)
-            except Exception as error:  # noqa: BLE001
-                logger.exception("retention failed")
-                return response.json({"error": f"retention failed: {type(error).__name__}"}, status=500)
-            logger.info("privacy: retention removed %d conversation(s) (%s)", result["conversations"], result["counts"])
-            return response.json(result)
+                logger.info("privacy: retention removed %d conversation(s) (%s)", result["conversations"], result["counts"])
+                return result
+
+            return await _authorised(request, "retention", work)
 
         return bp

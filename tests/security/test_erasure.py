@@ -279,6 +279,21 @@ def test_rasas_privacy_endpoint_needs_the_token(privacy_stack, customer):
     assert stored_events(privacy_stack, customer.sender)
 
 
+@pytest.mark.parametrize("path, body", [
+    ("erase", {}), ("erase", {"phones": 5}), ("erase", {"conversation_ids": "abc"}), ("erase", {"conversation_ids": [1]}),
+    ("retention", {}), ("retention", {"before": "yesterday"}), ("erase", "not an object"),
+])
+def test_rasas_privacy_endpoint_answers_bad_input_with_a_400(privacy_stack, customer, path, body):
+    customer.say("hello there")
+    url = f"{privacy_stack.config.rasa_url}/webhooks/privacy/{path}"
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST", headers={
+        "Content-Type": "application/json", "Authorization": f"Bearer {privacy_stack.env['RASA_API_TOKEN']}"})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=10)
+    assert refused.value.code == 400 and b"error" in refused.value.read()
+    assert stored_events(privacy_stack, customer.sender)
+
+
 # --- PostgreSQL: the same code on Rasa's tables and the audit store ---------------------------------
 
 PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
