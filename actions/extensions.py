@@ -5,6 +5,9 @@ the same as features land.
 """
 from __future__ import annotations
 
+import logging
+from typing import Any, Callable, Type
+
 from sanic import Sanic
 
 
@@ -26,8 +29,6 @@ def attach(app: Sanic) -> None:
 async def _warm_up_knowledge(app: Sanic) -> None:
     """Load the embedding model and the index in the background right after start-up, so the
     first customer question does not wait for them (the server answers health checks meanwhile)."""
-    import logging
-
     from actions.knowledge import answer
 
     async def warm() -> None:
@@ -40,29 +41,27 @@ async def _warm_up_knowledge(app: Sanic) -> None:
     app.add_task(warm())
 
 
+def _loaded_or_exit(what: str, load: Callable[[], Any], error_type: Type[Exception]) -> Any:
+    """A configuration file the server cannot run without, validated at start-up: a broken one
+    stops the server here with the file's own error message."""
+    try:
+        return load()
+    except error_type as error:
+        logging.getLogger(__name__).critical("invalid %s: %s", what, error)
+        raise SystemExit(f"Cannot start the action server: invalid {what}.\n{error}") from None
+
+
 def _load_escalation_rules() -> None:
     """Validate the escalation rules at start-up: a server with broken rules must not run."""
-    import logging
-
     from actions.escalation import RulesFileError, get_rules
 
-    try:
-        rules = get_rules()
-    except RulesFileError as error:
-        logging.getLogger(__name__).critical("invalid escalation rules: %s", error)
-        raise SystemExit(f"Cannot start the action server: invalid escalation rules.\n{error}") from None
+    rules = _loaded_or_exit("escalation rules", get_rules, RulesFileError)
     logging.getLogger(__name__).info("escalation rules %s: %d rules from %s", rules.version, len(rules.rules), rules.path)
 
 
 def _load_intent_catalog() -> None:
     """Validate the intent catalog at start-up: triage, forms and handoffs read it on every turn."""
-    import logging
-
     from actions.intent_catalog import IntentCatalogError, get_catalog
 
-    try:
-        catalog = get_catalog()
-    except IntentCatalogError as error:
-        logging.getLogger(__name__).critical("invalid intent catalog: %s", error)
-        raise SystemExit(f"Cannot start the action server: invalid intent catalog.\n{error}") from None
+    catalog = _loaded_or_exit("intent catalog", get_catalog, IntentCatalogError)
     logging.getLogger(__name__).info("intent catalog: %d intents from %s", len(catalog), catalog.path)
