@@ -14,7 +14,6 @@ tests generate them (``common.secrets_store``), production sets them.
 """
 from __future__ import annotations
 
-import hmac
 import logging
 import os
 from typing import Any, Optional
@@ -22,21 +21,14 @@ from typing import Any, Optional
 from sanic import Sanic
 from sanic.response import HTTPResponse, json
 
+from common.credentials import bearer, matches
+
 logger = logging.getLogger(__name__)
 
 ACTION_TOKEN_HEADER = "X-Action-Token"
 RASA_PATHS = ("/webhook", "/actions")
 PUBLIC_PATHS = ("/health",)
 SIGNED_PATHS = ("/slack/events", "/slack/interactivity")  # Slack's signature, checked by the route
-
-
-def _matches(supplied: Optional[str], expected: str) -> bool:
-    return bool(supplied) and bool(expected) and hmac.compare_digest(supplied.encode(), expected.encode())
-
-
-def bearer(request: Any) -> Optional[str]:
-    header = request.headers.get("authorization") or ""
-    return header[7:].strip() if header[:7].lower() == "bearer " else None
 
 
 def required_secrets() -> dict[str, str]:
@@ -60,11 +52,11 @@ def attach(app: Sanic) -> None:
         if path in PUBLIC_PATHS or path in SIGNED_PATHS or request.method == "OPTIONS":
             return None
         if path in RASA_PATHS:
-            if _matches(request.headers.get(ACTION_TOKEN_HEADER), tokens["ACTION_SERVER_TOKEN"]):
+            if matches(request.headers.get(ACTION_TOKEN_HEADER), tokens["ACTION_SERVER_TOKEN"]):
                 return _malformed_call(request) if path == "/webhook" and request.method == "POST" else None
             logger.warning("refused %s %s without Rasa's action token", request.method, path)
             return json({"error": "unauthorized", "message": f"{path} answers Rasa only ({ACTION_TOKEN_HEADER} missing or wrong)."}, status=401)
-        if _matches(bearer(request), tokens["OPS_TOKEN"]):
+        if matches(bearer(request.headers.get("authorization")), tokens["OPS_TOKEN"]):
             return None
         return json({"error": "unauthorized", "message": "This endpoint needs the operators' token (Authorization: Bearer)."}, status=401)
 

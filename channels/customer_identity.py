@@ -153,12 +153,6 @@ def with_identity(metadata: Dict[str, Any], *, conversation_id: str, channel: st
     return {**metadata, attestation.METADATA_KEY: statement}
 
 
-def bearer_token(authorization: Optional[str]) -> Optional[str]:
-    if authorization and authorization[:7].lower() == "bearer ":
-        return authorization[7:].strip() or None
-    return None
-
-
 def web_session(signed: Any, subject: str) -> Tuple[str, str]:
     """(session id, signed form for the client): the client's own when its signature checks
     for this subject, else a new one."""

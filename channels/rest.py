@@ -18,6 +18,7 @@ from sanic.exceptions import SanicException
 from sanic.request import Request
 
 from channels import customer_identity
+from common.credentials import bearer
 from channels.redacting import MessageHandler, RedactingRestInput
 
 
@@ -45,7 +46,7 @@ class SecureRestInput(RedactingRestInput):
     def get_metadata(self, request: Request) -> Optional[Dict[Text, Any]]:
         body = request.json if isinstance(request.json, dict) else {}
         metadata = customer_identity.client_metadata(body.get("metadata"))
-        token = customer_identity.bearer_token(request.headers.get("authorization"))
+        token = bearer(request.headers.get("authorization"))
         claims = customer_identity.verifier().verify(token) if token else None
         if claims:
             metadata = customer_identity.with_identity(

@@ -9,10 +9,11 @@ endpoints refuse everyone (503): an unset variable never opens them.
 
 from __future__ import annotations
 
-import hmac
 import os
 
 from sanic import Request
+
+from common.credentials import bearer, matches
 
 from .errors import ApiError
 
@@ -21,11 +22,7 @@ ENV = "BACKEND_ADMIN_KEY"
 
 def presented_key(request: Request) -> str:
     key = (request.headers.get("X-Api-Key") or request.headers.get("X-Admin-Key") or "").strip()
-    if not key:
-        auth = request.headers.get("Authorization") or ""
-        if auth.lower().startswith("bearer "):
-            key = auth[7:].strip()
-    return key
+    return key or bearer(request.headers.get("Authorization")) or ""
 
 
 def require_admin_key(request: Request) -> None:
@@ -34,5 +31,5 @@ def require_admin_key(request: Request) -> None:
     if not expected:
         raise ApiError(503, "admin_disabled", f"Admin endpoints are disabled: {ENV} is not set.")
     given = presented_key(request)
-    if not given or not hmac.compare_digest(given.encode(), expected.encode()):
+    if not matches(given, expected):
         raise ApiError(401, "unauthorized", "A valid admin key is required.")

@@ -13,22 +13,19 @@ The backend does not start without both keys (`make run` generates them, product
 """
 from __future__ import annotations
 
-import hmac
 import logging
 from typing import Any, Optional
 
 from sanic import Request, Sanic
 from sanic.response import HTTPResponse, json
 
+from common.credentials import bearer, matches
+
 log = logging.getLogger("brightcart.backend.auth")
 
 API_KEY_HEADER = "X-Api-Key"
 PUBLIC_EXACT = {("GET", "/"), ("GET", "/health"), ("GET", "/api/status")}
 PUBLIC_PREFIXES = ("/static/", "/labels/", "/invoices/")
-
-
-def _same(supplied: Optional[str], expected: str) -> bool:
-    return bool(supplied) and bool(expected) and hmac.compare_digest(supplied.encode(), expected.encode())
 
 
 def attach(app: Sanic, api_key: str, admin_key: str) -> None:
@@ -42,19 +39,14 @@ def attach(app: Sanic, api_key: str, admin_key: str) -> None:
         path = request.path
         if (method, path) in PUBLIC_EXACT or path.startswith(PUBLIC_PREFIXES):
             return None
-        supplied = request.headers.get(API_KEY_HEADER) or _bearer(request)
+        supplied = request.headers.get(API_KEY_HEADER) or bearer(request.headers.get("authorization"))
         if path.startswith("/api/admin/") or path == "/api/admin":
-            if _same(supplied, admin_key):
+            if matches(supplied, admin_key):
                 return None
             return _refuse(request, "This endpoint needs the admin key (X-Api-Key).")
-        if _same(supplied, api_key) or _same(supplied, admin_key):
+        if matches(supplied, api_key) or matches(supplied, admin_key):
             return None
         return _refuse(request, "This endpoint needs the backend API key (X-Api-Key).")
-
-
-def _bearer(request: Request) -> Optional[str]:
-    header = request.headers.get("authorization") or ""
-    return header[7:].strip() if header[:7].lower() == "bearer " else None
 
 
 def _refuse(request: Request, message: str) -> HTTPResponse:

@@ -30,7 +30,6 @@ with ``hmac.compare_digest``. 401 without it or with a wrong one; 503 if neither
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 import os
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Set, Text
@@ -41,6 +40,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from actions.privacy import sqlstores
+from common.credentials import bearer, matches
 
 logger = logging.getLogger(__name__)
 
@@ -54,9 +54,7 @@ def refuse(request: Request) -> Optional[HTTPResponse]:
     expected = api_token()
     if not expected:
         return response.json({"error": "privacy endpoint disabled: set PRIVACY_API_TOKEN or RASA_API_TOKEN"}, status=503)
-    header = request.headers.get("Authorization") or ""
-    given = header[7:].strip() if header.lower().startswith("bearer ") else ""
-    if not given or not hmac.compare_digest(given.encode(), expected.encode()):
+    if not matches(bearer(request.headers.get("Authorization")), expected):
         return response.json({"error": "unauthorized"}, status=401)
     return None
 
