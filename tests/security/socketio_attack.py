@@ -100,6 +100,14 @@ async def main(rasa_url: str, origin: str, jane_token: str, api_token: str) -> D
     replies = await guest.say("where is my order BC-100002", custom={"customer_id": "C0001"})
     result["custom_data"] = {"conversation": guest.confirmed[-1].rsplit(".", 1)[0], "replies": [r.get("text") for r in replies]}
 
+    # malformed events: ignored, the connection and the server keep working
+    for event, data in (("session_request", 42), ("session_request", ["x"]), ("user_uttered", "text"),
+                        ("user_uttered", {"message": 5, "session_id": guest.confirmed[-1]}), ("user_uttered", None),
+                        ("user_uttered", {"message": "hi", "customData": "{not json"})):
+        await guest.sio.emit(event, data)
+    replies = await guest.say("hello")
+    result["after_garbage"] = [r.get("text") for r in replies]
+
     for client in (jane, hijacker, guest):
         await client.sio.disconnect()
     if result["evil_origin_connected"]:

@@ -253,8 +253,8 @@ def test_the_backend_erasure_endpoint_needs_the_admin_key(privacy_stack):
     person = pick_customer(privacy_stack, skip=1)
     url = f"{privacy_stack.config.backend_url}/api/admin/customers/{person['id']}/erase"
 
-    def post(headers: Dict[str, str]) -> int:
-        request = urllib.request.Request(url, data=b"{}", method="POST", headers={"Content-Type": "application/json", **headers})
+    def post(headers: Dict[str, str], body: bytes = b"{}", target: str = url) -> int:
+        request = urllib.request.Request(target, data=body, method="POST", headers={"Content-Type": "application/json", **headers})
         try:
             with urllib.request.urlopen(request, timeout=10) as response:
                 return response.status
@@ -264,6 +264,11 @@ def test_the_backend_erasure_endpoint_needs_the_admin_key(privacy_stack):
     assert post({}) == 401
     assert post({"X-Admin-Key": "wrong"}) == 401
     assert post({"Authorization": "Bearer " + ADMIN_KEY[:-1]}) == 401
+    # with the key, bad input is a 400 and erases nothing
+    admin = {"X-Api-Key": ADMIN_KEY}
+    for bad in (b'{"conversation_ids": "abc"}', b'{"conversation_ids": [1, 2]}', b"{not json", b"[]"):
+        assert post(admin, bad) == 400, bad
+    assert post(admin, target=url.replace(person["id"], "not-a-customer")) == 400
     assert backend_customer(privacy_stack, person["id"]) is not None
 
 

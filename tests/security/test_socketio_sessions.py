@@ -56,3 +56,7 @@ def test_customer_id_in_custom_data_does_not_identify_anyone(probe, stack):
     assert "email address on that order" in said and "on its way" not in said
     slots = rasa_tracker(stack.config.rasa_url, probe["custom_data"]["conversation"], stack.env["RASA_API_TOKEN"])["slots"]
     assert not slots.get("verified")
+
+
+def test_malformed_events_are_ignored_and_the_chat_goes_on(probe):
+    assert probe["after_garbage"] and any(probe["after_garbage"]), probe["after_garbage"]
