@@ -91,6 +91,21 @@ def assert_no_stall(chatter: Chatter, start: float, end: float, normal_turn: flo
           f"{max(t[1] for t in window) * 1000:.0f} ms (normal up to {normal_turn * 1000:.0f} ms)")
 
 
+def no_stall_in_two_attempts(attempt, normal_turn: float, channel: str) -> None:
+    """``attempt()`` sends the long message (asserting its answer) and returns (chatter, start, end).
+    One slow turn of the other conversation can be this shared machine (seen in full runs: 221 and
+    302 ms, then ~20 ms alone), so a stall is measured once more; work that grows with the message
+    stalls both attempts."""
+    for number in (1, 2):
+        chatter, start, end = attempt()
+        try:
+            assert_no_stall(chatter, start, end, normal_turn, channel)
+            return
+        except AssertionError:
+            if number == 2:
+                raise
+
+
 def user_texts(rasa: str, sender: str) -> List[str]:
     tracker = http.get_json("rasa", f"{rasa}/conversations/{sender}/tracker")
     return [e.get("text") or "" for e in tracker["events"] if e["event"] == "user"]
@@ -98,7 +113,9 @@ def user_texts(rasa: str, sender: str) -> List[str]:
 
 def test_rest_long_message(stack, normal_turn):
     rasa = stack.config.rasa_url
-    for attempt in (1, 2):
+
+    def attempt():
+        nonlocal sender
         sender = f"limits-rest-{uuid.uuid4().hex[:8]}"
         with Chatter(rasa) as chatter:
             start = time.monotonic()
@@ -107,14 +124,10 @@ def test_rest_long_message(stack, normal_turn):
         assert status == 200, answer
         assert http.reply_text(answer) == TOO_LONG_REPLY
         assert user_texts(rasa, sender) == [], "Rasa was asked to parse the long message"
-        try:
-            assert_no_stall(chatter, start, end, normal_turn, "rest")
-            break
-        except AssertionError:
-            # one slow turn can be this shared machine (seen once in a full run: 221 ms, then 21 ms
-            # alone); work that grows with the message stalls every attempt
-            if attempt == 2:
-                raise
+        return chatter, start, end
+
+    sender = ""
+    no_stall_in_two_attempts(attempt, normal_turn, "rest")
     # a message at the limit is an ordinary message
     status, answer, _ = http.rest_message(rasa, sender, ("hello " * 400)[:DEFAULT_MAX_MESSAGE_CHARS])
     assert status == 200 and TOO_LONG_REPLY not in http.reply_text(answer)
@@ -195,25 +208,29 @@ def test_twilio_voice_long_speech(stack, normal_turn):
 
     rasa = stack.config.rasa_url
     voice = TwilioWebhook(rasa, "twilio_voice")
-    call_sid = "CA" + uuid.uuid4().hex
-    base = {"CallSid": call_sid, "AccountSid": ACCOUNT_SID, "From": "+15555550199", "To": TWILIO_NUMBER,
-            "Direction": "inbound"}
-    status, body, _ = voice.post("webhook", {**base, "CallStatus": "ringing"})
-    assert status == 200
-    url = f"{rasa}/webhooks/twilio_voice/gather?silence=0&nomatch=0"
-    form, signature = signed_form(url, {**base, "CallStatus": "in-progress", "SpeechResult": "a " * (ONE_MB // 2),
-                                        "Confidence": "0.9"})
-    with Chatter(rasa) as chatter:
-        start = time.monotonic()
-        status, answer, _ = http.post("twilio", url, form, FORM, headers=signature)
-        end = time.monotonic()
-    body = answer.decode()
-    assert status == 200, body
-    root = ET.fromstring(body)
-    said = " ".join(say.text or "" for say in root.iter("Say"))
-    assert "too long" in said and root.find("Gather") is not None, said
-    assert_no_stall(chatter, start, end, normal_turn, "twilio_voice")
-    assert all(len(t) <= DEFAULT_MAX_MESSAGE_CHARS for t in user_texts(rasa, call_sid))
+
+    def attempt():
+        call_sid = "CA" + uuid.uuid4().hex
+        base = {"CallSid": call_sid, "AccountSid": ACCOUNT_SID, "From": "+15555550199", "To": TWILIO_NUMBER,
+                "Direction": "inbound"}
+        status, body, _ = voice.post("webhook", {**base, "CallStatus": "ringing"})
+        assert status == 200
+        url = f"{rasa}/webhooks/twilio_voice/gather?silence=0&nomatch=0"
+        form, signature = signed_form(url, {**base, "CallStatus": "in-progress", "SpeechResult": "a " * (ONE_MB // 2),
+                                            "Confidence": "0.9"})
+        with Chatter(rasa) as chatter:
+            start = time.monotonic()
+            status, answer, _ = http.post("twilio", url, form, FORM, headers=signature)
+            end = time.monotonic()
+        body = answer.decode()
+        assert status == 200, body
+        root = ET.fromstring(body)
+        said = " ".join(say.text or "" for say in root.iter("Say"))
+        assert "too long" in said and root.find("Gather") is not None, said
+        assert all(len(t) <= DEFAULT_MAX_MESSAGE_CHARS for t in user_texts(rasa, call_sid))
+        return chatter, start, end
+
+    no_stall_in_two_attempts(attempt, normal_turn, "twilio_voice")
 
 
 @pytest.mark.parametrize("server", ["rasa", "actions", "backend"])
