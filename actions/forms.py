@@ -403,8 +403,11 @@ class ValidateReturnForm(SupportFormValidator):
             if deadline:
                 dispatcher.utter_message(text=f"Good news: order {order['id']} can be returned until {day(deadline)}.")
             return None
-        reason = eligibility.get("reason") or "it isn't eligible for a return"
-        return self.block(dispatcher, f"I'm sorry, order {order['id']} can't be returned: {reason}.", offer_human=True)
+        # the backend's reason is a whole sentence; without one, say why in our own words
+        reason = (eligibility.get("reason") or "").strip() or "It isn't eligible for a return."
+        if reason[-1] not in ".!?":
+            reason += "."
+        return self.block(dispatcher, f"I'm sorry, order {order['id']} can't be returned. {reason}", offer_human=True)
 
 
 class ValidateRefundStatusForm(SupportFormValidator):

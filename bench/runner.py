@@ -102,7 +102,7 @@ def project_stack(var_dir: Path, rasa_workers: int, action_workers: int, rasa_py
     if source_endpoints != ROOT / "endpoints.yml":
         extra["RASA_ENDPOINTS"] = str(source_endpoints)
     if rasa_workers > 1:
-        # more than one Sanic worker needs a lock store all of them share: Redis (ARCHITECTURE.md)
+        # more than one Sanic worker needs a lock store all of them share: Redis (endpoints.prod.yml)
         endpoints = yaml.safe_load(source_endpoints.read_text()) or {}
         endpoints.setdefault("lock_store", {"type": "redis", "url": os.environ.get("REDIS_HOST", "127.0.0.1"),
                                             "port": int(os.environ.get("REDIS_PORT", "6379")), "db": 1})

@@ -5,7 +5,7 @@ The NumPy encoder in ``minilm.py`` is the reference; this module builds the same
 ``model.safetensors`` and hands it to ONNX Runtime. Why: a customer message is a handful of tokens,
 and for such short inputs NumPy's BLAS (OpenBLAS packs the weight matrix for every product) spends
 two to three times longer on the 24 weight products than ONNX Runtime's kernels, which stream the
-weights once: 8-11 ms against 3-4 ms for a question here (docs/performance.md, seventh round). The
+weights once: 8-11 ms against 3-4 ms for a question here (CHANGELOG.md, performance round 7). The
 graph is built when the encoder is loaded (about a second) into a temporary folder that is gone
 once ONNX Runtime has opened it, so there is no exported model file to keep in step with the
 weights. The weights go straight from the safetensors arrays into an external-data file: no
