@@ -1,4 +1,7 @@
-"""The action server's Docker image holds every project module the action server imports.
+"""Each Docker image holds every project module its process imports.
+
+The action server's image (Dockerfile) first, then the Rasa and backend images of the deployment
+files (deploy/docker/, tests/deployment).
 
 The Dockerfile copies `actions/` whole but only the few `rasa_addons` modules the action server
 needs (the rest patch Rasa and import it). A new import of another project module from one of the
@@ -13,16 +16,18 @@ import shlex
 from pathlib import Path
 from typing import Iterator, Set
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 #: the project's own top-level packages (everything else comes from the lock file)
 PROJECT_PACKAGES = {p.name for p in ROOT.iterdir() if (p / "__init__.py").exists() and p.name != "tests"}
 
 
-def copied_files() -> Set[Path]:
+def copied_files(dockerfile: str = "Dockerfile") -> Set[Path]:
     """Every file the Dockerfile's COPY instructions put into the image (sources relative to the
-    build context; folders expanded)."""
+    build context, the repository root; folders expanded)."""
     files: Set[Path] = set()
-    for line in (ROOT / "Dockerfile").read_text().replace("\\\n", " ").splitlines():  # continued lines joined
+    for line in (ROOT / dockerfile).read_text().replace("\\\n", " ").splitlines():  # continued lines joined
         if not line.strip().upper().startswith("COPY "):
             continue
         parts = shlex.split(line.strip())
@@ -84,9 +89,18 @@ def module_file(name: str) -> Path | None:
     return None
 
 
-def test_every_project_module_the_image_imports_is_copied() -> None:
-    copied = copied_files()
-    assert ROOT / "actions" / "server.py" in copied
+#: each image and the module its process starts from
+IMAGES = {
+    "Dockerfile": "actions/server.py",
+    "deploy/docker/rasa.Dockerfile": "rasa_addons/launch.py",
+    "deploy/docker/backend.Dockerfile": "demo_backend/__main__.py",
+}
+
+
+@pytest.mark.parametrize("dockerfile", sorted(IMAGES))
+def test_every_project_module_the_image_imports_is_copied(dockerfile: str) -> None:
+    copied = copied_files(dockerfile)
+    assert ROOT / IMAGES[dockerfile] in copied
     missing = {}
     for path in sorted(p for p in copied if p.suffix == ".py"):
         for name in project_imports(path):
