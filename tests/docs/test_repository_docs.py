@@ -46,7 +46,8 @@ def test_no_documentation_links_outside_the_repository():
 
 
 def test_no_source_or_config_file_refers_outside_the_repository():
-    offenders = [name for name in tracked_files()
+    this_test = str(Path(__file__).relative_to(ROOT))
+    offenders = [name for name in tracked_files() if name != this_test
                  if name.endswith((".py", ".yml", ".yaml", ".toml", ".cfg", ".ini", ".json")) or name in ("Makefile", "Dockerfile")
                  if "../shared" in (ROOT / name).read_text(encoding="utf-8", errors="replace")]
     assert offenders == []
